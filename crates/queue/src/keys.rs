@@ -1,0 +1,56 @@
+/// The consumer group every worker joins.
+pub const CONSUMER_GROUP: &str = "workers";
+
+/// Builds every key from the prefix, in one place, so no caller spells a key by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    tag: String,
+}
+
+impl Keys {
+    /// Keys under `{prefix}`. The prefix is validated at start (no braces, no spaces).
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            tag: format!("{{{prefix}}}"),
+        }
+    }
+
+    /// `{prefix}:events`: the stream workers consume.
+    pub fn events(&self) -> String {
+        format!("{}:events", self.tag)
+    }
+
+    /// `{prefix}:dlq`: the dead-letter stream.
+    pub fn dlq(&self) -> String {
+        format!("{}:dlq", self.tag)
+    }
+
+    /// `{prefix}:retry`: events waiting for their next attempt, scored by due time in ms.
+    pub fn retry(&self) -> String {
+        format!("{}:retry", self.tag)
+    }
+
+    /// `{prefix}:seen:<svix-id>`: the receiver's duplicate guard for one message.
+    pub fn seen(&self, svix_id: &str) -> String {
+        format!("{}:seen:{svix_id}", self.tag)
+    }
+
+    /// A pattern matching every key of this prefix, for SCAN.
+    pub fn pattern(&self) -> String {
+        format!("{}:*", self.tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_shares_one_hash_tag() {
+        let keys = Keys::new("clerk");
+        assert_eq!(keys.events(), "{clerk}:events");
+        assert_eq!(keys.dlq(), "{clerk}:dlq");
+        assert_eq!(keys.retry(), "{clerk}:retry");
+        assert_eq!(keys.seen("msg_1"), "{clerk}:seen:msg_1");
+    }
+}

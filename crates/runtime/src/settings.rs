@@ -1,0 +1,139 @@
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, Parser};
+
+use crate::LogFormat;
+
+/// Where Redis is when nothing says otherwise: the local default port.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// The key namespace when nothing says otherwise: keys are `{clerk}:…`.
+pub const DEFAULT_STREAM_PREFIX: &str = "clerk";
+
+/// Settings every binary reads: where the queue is and how to log.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Redis server (`rediss://` for TLS). May hold a password, so it is never printed.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        value_name = "REDIS_URL",
+        default_value = DEFAULT_REDIS_URL,
+        hide_env_values = true,
+        hide_default_value = false
+    )]
+    pub redis_url: String,
+
+    /// Key namespace: every key is `{PREFIX}:…`, one hash tag for Redis Cluster.
+    #[arg(
+        long,
+        env = "STREAM_PREFIX",
+        value_name = "STREAM_PREFIX",
+        default_value = DEFAULT_STREAM_PREFIX,
+        value_parser = parse_prefix
+    )]
+    pub stream_prefix: String,
+
+    /// Log format; `json` when stdout is not a terminal, otherwise `pretty`.
+    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// A prefix ends up inside `{…}`, so braces would break the hash tag.
+fn parse_prefix(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value
+        .bytes()
+        .any(|b| b == b'{' || b == b'}' || !b.is_ascii_graphic())
+    {
+        return Err("must be visible ASCII without braces or spaces".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// Parses settings from flags and the environment. On an error, prints one line naming the
+/// variable and what is wrong (never the value, which may be a secret) and exits with 2.
+pub fn parse_or_exit<T: Parser>() -> T {
+    match T::try_parse() {
+        Ok(settings) => settings,
+        Err(error) => match error.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => error.exit(),
+            _ => config_error(&one_line(&error)),
+        },
+    }
+}
+
+/// Reports a configuration problem found after parsing and exits with status 2.
+pub fn config_error(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2)
+}
+
+fn one_line(error: &clap::Error) -> String {
+    let arg = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.clone(),
+        Some(ContextValue::Strings(args)) => args.join(", "),
+        _ => String::new(),
+    };
+    // Our value_name is the environment variable, so `--flag <VAR>` names both spellings.
+    let var = arg
+        .split_once('<')
+        .and_then(|(_, rest)| rest.strip_suffix('>'))
+        .unwrap_or(&arg)
+        .to_owned();
+    match error.kind() {
+        ErrorKind::MissingRequiredArgument => format!("{var} is required"),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let reason = std::error::Error::source(error)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "is not a valid value".to_owned());
+            if let Some(ContextValue::Strings(valid)) = error.get(ContextKind::ValidValue) {
+                format!("{var} must be one of: {}", valid.join(", "))
+            } else {
+                format!("{var} {reason}")
+            }
+        }
+        _ => error
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("invalid arguments")
+            .trim_start_matches("error: ")
+            .to_owned(),
+    }
+}
+
+/// A URL fit for a log line: scheme, host and port, never credentials.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = host.split(['/', '?']).next().unwrap_or(host);
+    format!("{scheme}://{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_survive_redaction() {
+        assert_eq!(
+            redact_url("rediss://default:hunter2@cache.example:6380/0"),
+            "rediss://cache.example:6380"
+        );
+        assert_eq!(
+            redact_url("postgres://app:pw@db/clerk?sslmode=require"),
+            "postgres://db"
+        );
+    }
+
+    #[test]
+    fn prefixes_with_braces_or_spaces_are_refused() {
+        assert!(parse_prefix("clerk").is_ok());
+        assert!(parse_prefix("").is_err());
+        assert!(parse_prefix("a}b").is_err());
+        assert!(parse_prefix("a b").is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! Fixtures the test suites share: the published corpus (Clerk payloads and Svix vectors)
+//! copied beside this crate, and isolated Redis key prefixes so tests run in parallel
+//! against the one local Redis without seeing each other's keys.
+
+use std::path::PathBuf;
+
+/// The corpus folder: `svix_vectors.json` and `clerk/<event type>__<source>.json`.
+pub fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus")
+}
+
+/// Every Clerk payload of the corpus, as `(file name, raw bytes)`, sorted by name.
+pub fn clerk_payloads() -> Vec<(String, Vec<u8>)> {
+    let dir = corpus_dir().join("clerk");
+    let mut payloads: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .map(|path| {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            (name, bytes)
+        })
+        .collect();
+    payloads.sort();
+    payloads
+}
+
+/// A stream prefix no other test uses, so each test has its own keys.
+pub fn unique_prefix() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_corpus_holds_every_clerk_event_type() {
+        let payloads = clerk_payloads();
+        assert!(payloads.len() >= 45, "only {} payloads", payloads.len());
+        assert!(
+            payloads
+                .iter()
+                .any(|(name, _)| name.starts_with("user.created"))
+        );
+    }
+}

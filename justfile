@@ -1,0 +1,44 @@
+set dotenv-load
+
+export REDIS_URL := env_var_or_default("REDIS_URL", "redis://127.0.0.1:6379")
+export DATABASE_URL := env_var_or_default("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/clerk_sync")
+
+# List the recipes.
+default:
+    @just --list
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Formatting and clippy, warnings as errors.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Make sure Redis and Postgres answer, starting them with Docker when it is there.
+services:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    redis_up() { redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
+    pg_up() { pg_isready -d "$DATABASE_URL" >/dev/null 2>&1 || (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+    if redis_up && pg_up; then exit 0; fi
+    if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+        docker compose up -d --wait redis postgres
+        exit 0
+    fi
+    redis_up || echo "Redis does not answer at $REDIS_URL: start one (redis-server) or set REDIS_URL." >&2
+    pg_up || echo "PostgreSQL does not answer at $DATABASE_URL: start one or set DATABASE_URL." >&2
+    exit 1
+
+# Everything CI runs: lint, then every test against the real Redis and Postgres.
+test: lint services
+    cargo test --workspace --all-targets
+
+# Micro-benchmarks of the hot functions.
+bench:
+    cargo bench --workspace
+
+# The whole stack in containers.
+up:
+    docker compose up --build
