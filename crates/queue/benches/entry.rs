@@ -1,5 +1,7 @@
 //! Encoding and decoding one stream entry carrying a ~2.5 KB Clerk payload.
 
+#![allow(missing_docs, clippy::unwrap_used)] // criterion generates undocumented items
+
 use std::collections::HashMap;
 
 use clerk_sync_queue::Entry;

@@ -21,6 +21,8 @@ mod entry;
 mod keys;
 mod pool;
 
+/// A pool of Redis connections.
+pub use deadpool_redis::Pool;
 pub use enqueue::{EnqueueError, EnqueueOutcome, Enqueuer, EnqueuerConfig};
 pub use entry::{Entry, EntryError, field};
 pub use keys::{CONSUMER_GROUP, Keys};

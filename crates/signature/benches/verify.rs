@@ -1,5 +1,7 @@
 //! Verification of one ~2.5 KB Clerk `user.created` delivery: the receiver's per-request CPU.
 
+#![allow(missing_docs, clippy::unwrap_used)] // criterion generates undocumented items
+
 use clerk_sync_signature::{SigningSecret, Verifier, WebhookHeaders, sign};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

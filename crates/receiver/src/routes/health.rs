@@ -1,0 +1,34 @@
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use clerk_sync_queue::redis;
+
+use crate::startup::AppState;
+
+/// 200 while the process runs: a liveness probe that never depends on Redis.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// 200 when Redis answers a PING within a second, 503 otherwise: a readiness probe.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let ping = async {
+        let mut conn = state.pool.get().await.ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut *conn)
+            .await
+            .ok()
+    };
+    match tokio::time::timeout(Duration::from_secs(1), ping).await {
+        Ok(Some(_)) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        _ => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "unavailable", "error": "queue_unavailable"})),
+    }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::metrics::handle().render())
+}

@@ -1,0 +1,4 @@
+//! One handler per file.
+
+pub mod health;
+pub mod webhook;

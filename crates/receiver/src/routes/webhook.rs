@@ -1,0 +1,146 @@
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use clerk_sync_queue::{EnqueueError, EnqueueOutcome, Entry};
+use clerk_sync_signature::WebhookHeaders;
+use futures_util::StreamExt as _;
+use serde::Serialize;
+
+use crate::ApiError;
+use crate::metrics::{ENQUEUE_DURATION_SECONDS, REQUESTS_TOTAL, VERIFICATION_FAILURES_TOTAL};
+use crate::startup::AppState;
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry: Option<&'a str>,
+}
+
+/// `POST /webhooks/clerk`: verify, enqueue, and answer only once Redis holds the event.
+pub async fn receive(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = handle(&request, payload, &state).await;
+    let status = match &outcome {
+        Ok(response) => response.status(),
+        Err(error) => actix_web::ResponseError::status_code(error),
+    };
+    metrics::counter!(REQUESTS_TOTAL, "status" => status.as_str().to_owned()).increment(1);
+    if let Err(
+        error @ (ApiError::MissingHeader(_)
+        | ApiError::MalformedHeader(_)
+        | ApiError::InvalidSignature
+        | ApiError::TimestampOutOfTolerance),
+    ) = &outcome
+    {
+        metrics::counter!(VERIFICATION_FAILURES_TOTAL, "reason" => error.code()).increment(1);
+        tracing::warn!(reason = error.code(), "webhook refused");
+    }
+    outcome
+}
+
+async fn handle(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
+    let headers = WebhookHeaders::from_lookup(|name| {
+        request.headers().get(name).map(|value| value.as_bytes())
+    })?;
+
+    let now = unix_now();
+    // The window is checked before reading the body: a stale replay costs neither the
+    // upload nor an HMAC.
+    if headers
+        .timestamp
+        .is_none_or(|ts| ts.abs_diff(now / 1000) > state.tolerance_secs)
+    {
+        return Err(ApiError::TimestampOutOfTolerance);
+    }
+
+    let body = read_body(request, payload, state).await?;
+    state.verifier.verify(&headers, &body, now / 1000)?;
+
+    let entry = Entry {
+        svix_id: headers.id.to_owned(),
+        svix_timestamp: headers.timestamp_raw.to_owned(),
+        event_type: Entry::type_of(&body),
+        payload: body,
+        received_at: now,
+        attempt: 0,
+    };
+    enqueue(state, &entry).await
+}
+
+#[tracing::instrument(skip_all, fields(svix_id = %entry.svix_id, event_type = %entry.event_type))]
+async fn enqueue(state: &AppState, entry: &Entry) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let outcome = state.enqueuer.enqueue(entry).await;
+    metrics::histogram!(ENQUEUE_DURATION_SECONDS).record(started.elapsed().as_secs_f64());
+    match outcome {
+        Ok(EnqueueOutcome::Queued(id)) => {
+            tracing::info!(entry = %id, "queued");
+            Ok(HttpResponse::Accepted().json(Accepted {
+                status: "queued",
+                entry: Some(&id),
+            }))
+        }
+        Ok(EnqueueOutcome::Duplicate) => {
+            tracing::info!("duplicate delivery, already queued");
+            Ok(HttpResponse::Ok().json(Accepted {
+                status: "duplicate",
+                entry: None,
+            }))
+        }
+        Err(error @ EnqueueError::Full) => {
+            tracing::warn!(%error, "refusing events until the workers catch up");
+            Err(ApiError::QueueUnavailable)
+        }
+        Err(error) => {
+            tracing::error!(error = %error, cause = ?std::error::Error::source(&error).map(ToString::to_string), "enqueue failed; the sender will retry");
+            Err(ApiError::QueueUnavailable)
+        }
+    }
+}
+
+/// Reads the body chunk by chunk, refusing it as soon as it passes the limit: a 50 MB body
+/// costs at most `MAX_BODY_BYTES` of memory.
+async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    state: &AppState,
+) -> Result<Vec<u8>, ApiError> {
+    let limit = state.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let read = async {
+        let mut body = Vec::with_capacity(declared.map_or(8 * 1024, |len| len as usize));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| ApiError::BodyRead)?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(state.body_read_timeout, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
