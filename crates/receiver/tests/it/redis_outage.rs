@@ -1,0 +1,103 @@
+use std::time::{Duration, Instant};
+
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::helpers::{Delivery, config, spawn_with};
+
+#[tokio::test]
+async fn redis_unreachable_is_503_with_retry_after_within_a_bound() {
+    // A port nothing listens on: bind one, learn its number, close it.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let app = spawn_with(config(&format!("redis://127.0.0.1:{port}"))).await;
+
+    let started = Instant::now();
+    let response = app.post(&Delivery::signed("msg_down", b"{}")).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(json["error"], "queue_unavailable");
+
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let live = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+}
+
+/// Forwards to the real Redis while `up` is true; refuses and cuts connections otherwise.
+async fn proxy_to_redis(up: watch::Receiver<bool>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            if !*up.borrow() {
+                continue;
+            }
+            let mut up = up.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = TcpStream::connect("127.0.0.1:6379").await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = up.wait_for(|up| !up) => {}
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn the_receiver_recovers_by_itself_when_redis_comes_back() {
+    let (switch, up) = watch::channel(true);
+    let port = proxy_to_redis(up).await;
+    let app = spawn_with(config(&format!("redis://127.0.0.1:{port}"))).await;
+
+    assert_eq!(
+        app.post(&Delivery::signed("msg_a", b"{}")).await.status(),
+        202
+    );
+
+    switch.send(false).unwrap();
+    let started = Instant::now();
+    let during = app.post(&Delivery::signed("msg_b", b"{}")).await;
+    assert_eq!(during.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    switch.send(true).unwrap();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app
+            .post(&Delivery::signed("msg_b", b"{}"))
+            .await
+            .status()
+            .as_u16();
+        if status == 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status, 202,
+        "the retried delivery is accepted once Redis is back"
+    );
+    assert_eq!(app.events().await.len(), 2);
+}
