@@ -32,8 +32,12 @@ services:
     exit 1
 
 # Everything CI runs: lint, then every test against the real Redis and Postgres.
-test: lint services
+test: lint check-deploy services
     cargo test --workspace --all-targets
+
+# Validate docker-compose.yml against the Compose schema (no Docker engine needed).
+check-deploy:
+    python3 deploy/validate.py
 
 # Micro-benchmarks of the hot functions.
 bench:
