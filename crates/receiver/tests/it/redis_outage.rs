@@ -101,3 +101,49 @@ async fn the_receiver_recovers_by_itself_when_redis_comes_back() {
     );
     assert_eq!(app.events().await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_failed_xadd_leaves_no_duplicate_guard_behind() {
+    let app = crate::helpers::spawn_app().await;
+    let mut conn = app.redis().await;
+    // A key of the wrong type makes XADD fail inside the script.
+    let _: () = clerk_sync_queue::redis::cmd("SET")
+        .arg(app.keys.events())
+        .arg("not a stream")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let delivery = Delivery::signed("msg_wrongtype", b"{}");
+    assert_eq!(app.post(&delivery).await.status(), 503);
+    let guard: bool = clerk_sync_queue::redis::cmd("EXISTS")
+        .arg(app.keys.seen("msg_wrongtype"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!guard, "the guard must not outlive a failed XADD");
+
+    let _: () = clerk_sync_queue::redis::cmd("DEL")
+        .arg(app.keys.events())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.post(&delivery).await.status(),
+        202,
+        "the retry is not a duplicate"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_at_its_high_water_mark_is_503() {
+    let mut cfg = config(&crate::helpers::redis_url());
+    cfg.enqueue.high_water = 2;
+    let app = spawn_with(cfg).await;
+    for i in 0..2 {
+        let d = Delivery::signed(&format!("msg_hw_{i}"), b"{}");
+        assert_eq!(app.post(&d).await.status(), 202);
+    }
+    let refused = app.post(&Delivery::signed("msg_hw_2", b"{}")).await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+}
