@@ -1,8 +1,14 @@
 //! Fixtures the test suites share: the published corpus (Clerk payloads and Svix vectors)
-//! copied beside this crate, and isolated Redis key prefixes so tests run in parallel
-//! against the one local Redis without seeing each other's keys.
+//! copied beside this crate, isolated Redis key prefixes, and (with the `postgres` feature)
+//! a PostgreSQL database per test, so tests run in parallel against the one local Redis and
+//! Postgres without seeing each other's data.
 
 use std::path::PathBuf;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::{TestDatabase, database_url, with_database};
 
 /// The corpus folder: `svix_vectors.json` and `clerk/<event type>__<source>.json`.
 pub fn corpus_dir() -> PathBuf {

@@ -1,0 +1,48 @@
+use clerk_sync_events::{Event, EventData};
+use diesel::sql_types::{Array, BigInt};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest as _, Sha256};
+
+use crate::DbError;
+
+/// The advisory-lock key of one object. A hash collision only makes two objects queue on
+/// each other, never a wrong write. SHA-256 rather than `std`'s hasher, because every
+/// worker version in a rolling deploy must compute the same key.
+pub fn lock_key(object_type: &str, id: &str) -> i64 {
+    let digest = Sha256::new()
+        .chain_update(object_type.as_bytes())
+        .chain_update(b":")
+        .chain_update(id.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// The objects an event's effect reads or writes.
+pub(super) fn keys(event: &Event) -> Vec<i64> {
+    match &event.data {
+        EventData::UserUpserted(user) => vec![lock_key("user", &user.id)],
+        EventData::UserDeleted(deleted) => vec![lock_key("user", &deleted.id)],
+        EventData::Unhandled => Vec::new(),
+    }
+}
+
+/// Takes every key, sorted, in one statement; held until the transaction ends.
+pub(super) async fn acquire(
+    conn: &mut AsyncPgConnection,
+    keys: &mut Vec<i64>,
+) -> Result<(), DbError> {
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // unnest keeps the array's order, and a volatile function in the target list runs row
+    // by row in that order, so the keys are taken sorted.
+    diesel::sql_query("SELECT pg_advisory_xact_lock(k) FROM unnest($1) AS t(k)")
+        .bind::<Array<BigInt>, _>(&*keys)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

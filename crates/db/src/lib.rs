@@ -1,0 +1,30 @@
+//! clerk-sync's PostgreSQL side: the schema, its migrations, the pool, and the writes each
+//! Clerk event makes.
+//!
+//! A parsed [`clerk_sync_events::Event`] flows into [`apply_batch`] with the connection the
+//! caller took from a [`PgPool`]; everything happens in one transaction: the batch's object
+//! locks, the `processed_webhooks` row of each event and its effect, so an event is either
+//! wholly applied and recorded, or not at all. Query functions take a connection, never the
+//! pool, so callers decide what shares a transaction.
+//!
+//! Every failure is a [`DbError`] that says what to do next: wait for the database, retry
+//! the event later, or give up on it.
+//!
+//! Nothing here blocks the async runtime: queries run on `diesel-async` over tokio-postgres,
+//! and the synchronous migration harness runs on a blocking thread.
+
+mod apply;
+mod error;
+mod migrate;
+mod pool;
+mod processed;
+// Columns are documented where they are defined: in `migrations/`.
+#[allow(missing_docs)]
+pub mod schema;
+
+pub use apply::{ApplyOptions, DeleteMode, Outcome, Pending, apply_batch, apply_one, lock_key};
+pub use diesel_async::AsyncPgConnection;
+pub use error::DbError;
+pub use migrate::{MIGRATIONS, migration_status, run_migrations};
+pub use pool::{PgConn, PgPool, PoolConfig, build_pool, connect};
+pub use processed::is_processed;

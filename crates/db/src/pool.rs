@@ -1,0 +1,104 @@
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use futures_util::FutureExt as _;
+
+use crate::DbError;
+
+/// A pool of async Diesel connections.
+pub type PgPool = Pool<AsyncPgConnection>;
+/// One connection out of [`PgPool`].
+pub type PgConn = Object<AsyncPgConnection>;
+
+/// How pooled connections are made.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// `postgres://…`; `sslmode=disable|prefer` only (see the README on managed Postgres).
+    pub url: String,
+    /// Connections at most.
+    pub max_size: usize,
+    /// `statement_timeout` on every connection: the bound on one statement.
+    pub statement_timeout: Duration,
+    /// `application_name`, so `pg_stat_activity` shows who is connected.
+    pub application_name: String,
+    /// Bound on connecting and on waiting for a free connection.
+    pub connect_timeout: Duration,
+}
+
+/// Builds the pool. Connections are made lazily, so this succeeds while PostgreSQL is down;
+/// only a malformed URL fails here.
+pub fn build_pool(config: &PoolConfig) -> Result<PgPool, DbError> {
+    let pg = tokio_postgres::Config::from_str(&config.url)
+        .map_err(|_| DbError::Permanent("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
+    let setup = Setup {
+        pg,
+        statement_timeout: config.statement_timeout,
+        application_name: config.application_name.clone(),
+        connect_timeout: config.connect_timeout,
+    };
+    let mut manager_config = ManagerConfig::default();
+    manager_config.custom_setup = Box::new(move |_url| setup.clone().connect().boxed());
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        &config.url,
+        manager_config,
+    );
+    Pool::builder(manager)
+        .max_size(config.max_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(config.connect_timeout))
+        .create_timeout(Some(config.connect_timeout))
+        .recycle_timeout(Some(config.connect_timeout))
+        .build()
+        .map_err(|e| DbError::Permanent(format!("cannot build the PostgreSQL pool: {e}")))
+}
+
+/// Opens one connection outside any pool (migrations, admin work).
+pub async fn connect(config: &PoolConfig) -> Result<AsyncPgConnection, DbError> {
+    let pg = tokio_postgres::Config::from_str(&config.url)
+        .map_err(|_| DbError::Permanent("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
+    Setup {
+        pg,
+        statement_timeout: config.statement_timeout,
+        application_name: config.application_name.clone(),
+        connect_timeout: config.connect_timeout,
+    }
+    .connect()
+    .await
+    .map_err(DbError::from)
+}
+
+#[derive(Clone)]
+struct Setup {
+    pg: tokio_postgres::Config,
+    statement_timeout: Duration,
+    application_name: String,
+    connect_timeout: Duration,
+}
+
+impl Setup {
+    async fn connect(mut self) -> diesel::ConnectionResult<AsyncPgConnection> {
+        // Set at connect time, so no pooled connection ever runs without the bound.
+        let options = format!(
+            "{} -c statement_timeout={}",
+            self.pg.get_options().unwrap_or_default(),
+            self.statement_timeout.as_millis()
+        );
+        self.pg
+            .options(options.trim())
+            .application_name(&self.application_name)
+            .connect_timeout(self.connect_timeout);
+        let (client, connection) =
+            tokio::time::timeout(self.connect_timeout, self.pg.connect(tokio_postgres::NoTls))
+                .await
+                .map_err(|_| {
+                    diesel::ConnectionError::BadConnection(
+                        "timed out connecting to PostgreSQL".into(),
+                    )
+                })?
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+        AsyncPgConnection::try_from_client_and_connection(client, connection).await
+    }
+}

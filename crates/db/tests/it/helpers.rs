@@ -1,0 +1,155 @@
+use std::time::Duration;
+
+use clerk_sync_db::{
+    ApplyOptions, AsyncPgConnection, DeleteMode, Outcome, Pending, PoolConfig, apply_one,
+};
+use clerk_sync_events::Event;
+use clerk_sync_test_support::TestDatabase;
+use diesel::sql_types::Text;
+use diesel_async::RunQueryDsl;
+
+pub fn pool_config(url: &str) -> PoolConfig {
+    PoolConfig {
+        url: url.to_owned(),
+        max_size: 4,
+        statement_timeout: Duration::from_secs(10),
+        application_name: "clerk-sync-db-tests".into(),
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+pub struct Db {
+    pub database: TestDatabase,
+    pub conn: AsyncPgConnection,
+}
+
+pub async fn db() -> Db {
+    let database = TestDatabase::new().await;
+    let conn = clerk_sync_db::connect(&pool_config(&database.url))
+        .await
+        .unwrap();
+    Db { database, conn }
+}
+
+impl Db {
+    pub async fn connection(&self) -> AsyncPgConnection {
+        clerk_sync_db::connect(&pool_config(&self.database.url))
+            .await
+            .unwrap()
+    }
+
+    pub async fn apply(&mut self, svix_id: &str, event: &Event, mode: DeleteMode) -> Outcome {
+        apply_one(
+            &mut self.conn,
+            Pending { svix_id, event },
+            ApplyOptions {
+                user_delete_mode: mode,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Every row of a query, as JSON objects, for comparing whole tables.
+    pub async fn rows(&mut self, sql: &str) -> Vec<serde_json::Value> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            row: String,
+        }
+        diesel::sql_query(format!("SELECT to_jsonb(t)::text AS row FROM ({sql}) t"))
+            .load::<Row>(&mut self.conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| serde_json::from_str(&r.row).unwrap())
+            .collect()
+    }
+
+    /// Everything an event leaves behind, but the wall-clock `processed_at`.
+    pub async fn snapshot(&mut self) -> Vec<Vec<serde_json::Value>> {
+        let mut tables = Vec::new();
+        for sql in [
+            "SELECT * FROM users ORDER BY clerk_id",
+            "SELECT * FROM user_email_addresses ORDER BY id",
+            "SELECT * FROM tombstones ORDER BY object_type, object_id",
+            "SELECT svix_id, event_type, object_id FROM processed_webhooks ORDER BY svix_id",
+        ] {
+            tables.push(self.rows(sql).await);
+        }
+        tables
+    }
+
+    pub async fn user(&mut self, id: &str) -> Option<serde_json::Value> {
+        self.rows(&format!("SELECT * FROM users WHERE clerk_id = '{id}'"))
+            .await
+            .into_iter()
+            .next()
+    }
+
+    pub async fn truncate(&mut self) {
+        diesel::sql_query("TRUNCATE users, user_email_addresses, tombstones, processed_webhooks")
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// A `user.created`/`user.updated` body as Clerk sends it.
+pub fn user_body(
+    kind: &str,
+    id: &str,
+    updated_at: i64,
+    first_name: &str,
+    emails: &[(&str, &str)],
+    primary: Option<&str>,
+) -> String {
+    let addresses: Vec<serde_json::Value> = emails
+        .iter()
+        .map(|(idn, address)| {
+            serde_json::json!({
+                "id": idn, "object": "email_address", "email_address": address,
+                "verification": {"status": "verified", "strategy": "email_code"}, "linked_to": []
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "object": "event",
+        "type": kind,
+        "timestamp": updated_at,
+        "instance_id": "ins_test",
+        "data": {
+            "object": "user", "id": id, "first_name": first_name, "last_name": "Doe",
+            "image_url": "https://img.clerk.com/x", "username": null, "external_id": "ext_1",
+            "primary_email_address_id": primary, "email_addresses": addresses,
+            "phone_numbers": [{"id": "idn_phone", "phone_number": "+15555550100"}],
+            "primary_phone_number_id": "idn_phone",
+            "public_metadata": {"plan": "pro"}, "private_metadata": {"ssn": "do-not-store"},
+            "unsafe_metadata": {}, "banned": false, "locked": false,
+            "two_factor_enabled": false, "password_enabled": true,
+            "last_sign_in_at": updated_at, "created_at": 1_700_000_000_000i64, "updated_at": updated_at
+        }
+    })
+    .to_string()
+}
+
+pub fn user_event(kind: &str, id: &str, updated_at: i64, first_name: &str) -> Event {
+    let body = user_body(
+        kind,
+        id,
+        updated_at,
+        first_name,
+        &[("idn_a", "jane@example.com")],
+        Some("idn_a"),
+    );
+    clerk_sync_events::parse(body.as_bytes(), 0).unwrap()
+}
+
+pub fn deleted_event(id: &str, timestamp: i64) -> Event {
+    let body = serde_json::json!({
+        "object": "event", "type": "user.deleted", "timestamp": timestamp,
+        "data": {"object": "user", "id": id, "deleted": true, "external_id": "ext_1"}
+    })
+    .to_string();
+    clerk_sync_events::parse(body.as_bytes(), 0).unwrap()
+}

@@ -1,0 +1,8 @@
+//! The database rules against the real local PostgreSQL, one database per test.
+
+#![allow(clippy::unwrap_used)] // a test that cannot set itself up should stop there
+
+mod helpers;
+mod migrations;
+mod permutations;
+mod users;

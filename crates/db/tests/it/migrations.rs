@@ -1,0 +1,69 @@
+use clerk_sync_db::{AsyncPgConnection, MIGRATIONS};
+use clerk_sync_test_support::TestDatabase;
+use diesel::migration::MigrationSource;
+use diesel::pg::Pg;
+use diesel_async::RunQueryDsl;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_migrations::MigrationHarness;
+
+use crate::helpers::pool_config;
+
+#[tokio::test]
+async fn replicas_migrating_at_once_queue_on_the_lock_and_all_succeed() {
+    // A fresh, empty database: not the migrated template.
+    let empty = TestDatabase::new().await;
+    let config = pool_config(&empty.url);
+    let mut conn = clerk_sync_db::connect(&config).await.unwrap();
+    diesel::sql_query(
+        "DROP TABLE tombstones, user_email_addresses, users, processed_webhooks, __diesel_schema_migrations",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        let config = config.clone();
+        runs.push(tokio::spawn(async move {
+            let conn = clerk_sync_db::connect(&config).await.unwrap();
+            clerk_sync_db::run_migrations(conn).await
+        }));
+    }
+    let mut applied = Vec::new();
+    for run in runs {
+        applied.push(run.await.unwrap().unwrap());
+    }
+    let total: usize = applied.iter().map(Vec::len).sum();
+    assert_eq!(
+        total,
+        migration_count(),
+        "each migration ran exactly once: {applied:?}"
+    );
+
+    let conn = clerk_sync_db::connect(&config).await.unwrap();
+    let (done, pending) = clerk_sync_db::migration_status(conn).await.unwrap();
+    assert!(pending.is_empty());
+    assert_eq!(done.len(), migration_count());
+}
+
+fn migration_count() -> usize {
+    MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn every_migration_reverts_and_reapplies() {
+    let db = TestDatabase::new().await;
+    let conn = clerk_sync_db::connect(&pool_config(&db.url)).await.unwrap();
+    let reverted = tokio::task::spawn_blocking(move || {
+        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> = conn.into();
+        conn.revert_all_migrations(MIGRATIONS).unwrap().len()
+    })
+    .await
+    .unwrap();
+    assert_eq!(reverted, migration_count());
+    let conn = clerk_sync_db::connect(&pool_config(&db.url)).await.unwrap();
+    let applied = clerk_sync_db::run_migrations(conn).await.unwrap();
+    assert_eq!(applied.len(), migration_count());
+}

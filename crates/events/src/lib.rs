@@ -1,0 +1,25 @@
+//! Clerk's webhook events, as clerk-sync applies them.
+//!
+//! A body flows through [`parse`]: the envelope (`type`, `timestamp`, `event_attributes`) is
+//! read first, then `data` according to `type`, into an [`Event`] whose [`EventData`] says
+//! what the worker should do. Parsing is liberal, because Clerk's payloads vary across API
+//! versions and senders: `timestamp` comes in seconds or milliseconds (or not at all), names
+//! and metadata are nullable, arrays may be `null`, deletions carry only `{id, deleted}`.
+//! Every time is normalised to Unix milliseconds.
+//!
+//! What cannot be applied whatever happens later is a [`ParseError`]: the worker dead-letters
+//! the event with its message, which names the field and what is wrong with it but never
+//! quotes a value, so no personal data reaches a log line through it.
+//!
+//! `private_metadata` is never deserialised: data minimisation starts here.
+
+mod envelope;
+mod error;
+mod scan;
+mod time;
+mod user;
+
+pub use envelope::{Event, EventData, HttpRequest, parse};
+pub use error::ParseError;
+pub use time::to_millis;
+pub use user::{Deleted, EmailAddress, PhoneNumber, User};

@@ -1,0 +1,202 @@
+//! One PostgreSQL database per test, cloned from a template migrated once per set of
+//! migrations, and dropped when the test ends.
+
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+use tokio_postgres::NoTls;
+
+/// Where the tests' PostgreSQL is: `DATABASE_URL`, or the local default.
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/clerk_sync".into())
+}
+
+/// `url` with its database name replaced.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A database of its own for one test, with every migration applied. Dropped on drop.
+pub struct TestDatabase {
+    /// Connection URL of this test's database.
+    pub url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// Clones the template for the current migrations, building it first if no test has.
+    pub async fn new() -> Self {
+        let server = database_url();
+        let admin = admin(&server).await;
+        let template = ensure_template(&admin, &server).await;
+        let name = format!("clerk_sync_test_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create {name}: {e}"));
+        Self {
+            url: with_database(&server, &name),
+            name,
+        }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop may run inside a runtime, which cannot block; a thread of its own can.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = admin(&database_url()).await;
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+async fn admin(server: &str) -> tokio_postgres::Client {
+    let url = with_database(server, "postgres");
+    let (client, connection) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_postgres::connect(&url, NoTls),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("PostgreSQL did not answer at {url} within 10 s"))
+    .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {url}: {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+/// The template's name carries a hash of the migrations, so a changed migration gets a new
+/// template instead of a stale one. Built under an advisory lock (test binaries run in
+/// parallel), under a temporary name renamed only once complete.
+async fn ensure_template(admin: &tokio_postgres::Client, server: &str) -> String {
+    let digest = migrations_digest();
+    let template = format!("clerk_sync_tmpl_{digest}");
+    let building = format!("{template}_building");
+    admin
+        .batch_execute("SELECT pg_advisory_lock(7263511)")
+        .await
+        .expect("template lock");
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .expect("pg_database")
+        .is_some();
+    if !exists {
+        // Left behind by a run that died halfway.
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+            .await
+            .expect("drop a half-built template");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {building}"))
+            .await
+            .expect("create the template");
+        let config = clerk_sync_db::PoolConfig {
+            url: with_database(server, &building),
+            max_size: 1,
+            statement_timeout: Duration::from_secs(60),
+            application_name: "clerk-sync-tests".into(),
+            connect_timeout: Duration::from_secs(10),
+        };
+        let conn = clerk_sync_db::connect(&config)
+            .await
+            .expect("connect to the template");
+        clerk_sync_db::run_migrations(conn)
+            .await
+            .unwrap_or_else(|e| panic!("migrations fail: {e}"));
+        admin
+            .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+            .await
+            .expect("publish the template");
+    }
+    admin
+        .batch_execute("SELECT pg_advisory_unlock(7263511)")
+        .await
+        .expect("template unlock");
+    template
+}
+
+fn migrations_digest() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let mut files: Vec<_> = walk(&root);
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(
+            file.strip_prefix(&root)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        hasher.update(std::fs::read(&file).unwrap_or_default());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_rest_kept() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/clerk_sync?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+}
