@@ -102,3 +102,11 @@ impl Setup {
         AsyncPgConnection::try_from_client_and_connection(client, connection).await
     }
 }
+
+/// Checks that PostgreSQL answers, through the pool.
+pub async fn ping(pool: &PgPool) -> Result<(), DbError> {
+    use diesel_async::RunQueryDsl as _;
+    let mut conn = pool.get().await?;
+    diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+    Ok(())
+}

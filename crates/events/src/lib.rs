@@ -17,9 +17,11 @@ mod envelope;
 mod error;
 mod scan;
 mod time;
+mod types;
 mod user;
 
 pub use envelope::{Event, EventData, HttpRequest, parse};
 pub use error::ParseError;
 pub use time::to_millis;
+pub use types::{CLERK_EVENT_TYPES, is_clerk_type};
 pub use user::{Deleted, EmailAddress, PhoneNumber, User};

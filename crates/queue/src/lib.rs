@@ -11,22 +11,46 @@
 //! | `{clerk}:seen:<svix-id>` | string, TTL | the receiver's duplicate guard |
 //!
 //! An event enters through [`Enqueuer::enqueue`], one Lua script that checks the guard,
-//! XADDs and only then sets the guard, so a failed XADD leaves no guard behind. Workers read
-//! the stream as the `workers` group; an entry stays in the group's pending list until it is
-//! acknowledged, which happens only after its effect committed or in the same script that
-//! moves it to `retry` or `dlq`. Every field is UTF-8 text so `redis-cli` shows it as is.
+//! XADDs and only then sets the guard, so a failed XADD leaves no guard behind.
+//!
+//! Workers are [`Consumer`]s of the `workers` group, created at the stream's first entry so
+//! nothing queued before them is skipped. An entry stays in the group's pending list until
+//! it is settled, in exactly one of these atomic steps:
+//!
+//! - applied: XACK + XDEL in one MULTI, after its Postgres transaction committed, so the
+//!   stream holds only unsettled entries and its length is the backlog;
+//! - to retry later: `retry.lua` acknowledges it and adds it to `{prefix}:retry` with
+//!   `attempt + 1`, scored by its due time; a [`Promoter`] in every worker moves due entries
+//!   back (`promote.lua`), each move atomic, so two promoters never promote one twice;
+//! - given up on: `dead_letter.lua` acknowledges it and appends it to `{prefix}:dlq` with
+//!   `error`, `failed_at` and `attempts`;
+//! - handed back unapplied (Postgres down, shutting down): `hand_back.lua` appends it again
+//!   with its `attempt` unchanged.
+//!
+//! The scripts settle an entry only while it is pending for the calling consumer, so an
+//! entry claimed away (XAUTOCLAIM after `CLAIM_IDLE_MS`) is settled by its new owner alone.
+//! [`DeadLetters`] lists, replays and purges dead letters, each one atomically. Every field
+//! is UTF-8 text (the payload is the body byte for byte) so `redis-cli` shows it as is.
 
+mod consumer;
+mod dead_letters;
 mod enqueue;
 mod entry;
 mod keys;
 mod pool;
+mod retry_set;
+mod stats;
 
+pub use consumer::{Consumer, Delivery, QueueError};
+pub use dead_letters::{DeadLetter, DeadLetters};
 /// A pool of Redis connections.
 pub use deadpool_redis::Pool;
 pub use enqueue::{EnqueueError, EnqueueOutcome, Enqueuer, EnqueuerConfig};
 pub use entry::{Entry, EntryError, field};
 pub use keys::{CONSUMER_GROUP, Keys};
 pub use pool::{RedisPoolError, connect};
+pub use retry_set::{Promoted, Promoter};
+pub use stats::{QueueStats, consumer_idle, queue_stats};
 
 /// The redis crate, re-exported so callers use the version this crate was built against.
 pub use deadpool_redis::redis;

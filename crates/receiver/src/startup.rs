@@ -32,7 +32,12 @@ impl Application {
     /// Binds the listener and prepares the server. Redis is connected lazily, so the
     /// receiver starts (and answers 503) while Redis is still coming up.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = clerk_sync_queue::connect(&config.redis_url, 64, config.enqueue.timeout)?;
+        let pool = clerk_sync_queue::connect(
+            &config.redis_url,
+            64,
+            config.enqueue.timeout,
+            config.enqueue.timeout,
+        )?;
         let keys = Keys::new(&config.stream_prefix);
         let state = web::Data::new(AppState {
             verifier: Verifier::new(config.secrets.clone(), config.tolerance_secs),

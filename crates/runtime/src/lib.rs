@@ -2,12 +2,15 @@
 //! from the environment (failing in one line with exit status 2), start tracing in the
 //! configured format, and turn SIGTERM/SIGINT into a future the main loop can select on.
 
+mod healthcheck;
 mod settings;
 mod shutdown;
 mod telemetry;
 
+pub use healthcheck::healthcheck;
 pub use settings::{
-    CommonArgs, DEFAULT_REDIS_URL, DEFAULT_STREAM_PREFIX, config_error, parse_or_exit, redact_url,
+    CommonArgs, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DEFAULT_STREAM_PREFIX, config_error,
+    parse_or_exit, redact_url,
 };
 pub use shutdown::shutdown_signal;
 pub use telemetry::{LogFormat, init_tracing};

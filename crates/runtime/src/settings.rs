@@ -5,6 +5,8 @@ use crate::LogFormat;
 
 /// Where Redis is when nothing says otherwise: the local default port.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// Where PostgreSQL is when nothing says otherwise.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/clerk_sync";
 /// The key namespace when nothing says otherwise: keys are `{clerk}:…`.
 pub const DEFAULT_STREAM_PREFIX: &str = "clerk";
 

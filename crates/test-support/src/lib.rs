@@ -7,8 +7,12 @@ use std::path::PathBuf;
 
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "proxy")]
+mod proxy;
 #[cfg(feature = "postgres")]
 pub use postgres::{TestDatabase, database_url, with_database};
+#[cfg(feature = "proxy")]
+pub use proxy::Proxy;
 
 /// The corpus folder: `svix_vectors.json` and `clerk/<event type>__<source>.json`.
 pub fn corpus_dir() -> PathBuf {

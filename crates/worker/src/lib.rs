@@ -1,0 +1,32 @@
+//! The worker: takes events off `{prefix}:events` as a member of the `workers` consumer
+//! group and applies them to PostgreSQL, exactly once in effect, in any order.
+//!
+//! Each of a process's pipelines loops: claim entries idle past `CLAIM_IDLE_MS` (a crashed
+//! worker's) or read new ones, parse them, apply the batch in one transaction (object locks,
+//! `processed_webhooks` rows, effects), and settle every entry:
+//!
+//! - applied (or stale, or a duplicate, or a type not applied): acknowledged and removed;
+//! - failed in a way a later attempt may not ([`Failure::Transient`]): parked in
+//!   `{prefix}:retry` for a full-jitter delay, then promoted back by any worker's promoter;
+//!   after `MAX_ATTEMPTS`, dead-lettered;
+//! - failed for good ([`Failure::Permanent`]): dead-lettered at once, with the reason;
+//! - PostgreSQL unreachable ([`Failure::DatabaseDown`]): handed back unharmed, and every
+//!   pipeline waits while one prober checks with backoff; no attempt is used up.
+//!
+//! A batch that fails is retried one event at a time, so one bad event pays alone. An entry
+//! delivered more than `MAX_ATTEMPTS` times without being settled (it crashes its workers)
+//! is dead-lettered instead of crashing them forever.
+
+mod backoff;
+mod failure;
+mod http;
+pub mod metrics;
+mod outage;
+mod process;
+mod settings;
+mod startup;
+
+pub use backoff::Backoff;
+pub use failure::Failure;
+pub use settings::{Command, Config, Settings, default_consumer_name};
+pub use startup::{Drained, Worker};

@@ -1,0 +1,24 @@
+//! `clerk-sync-worker`: reads its settings, starts tracing, works until SIGTERM.
+
+use std::process::ExitCode;
+
+use clerk_sync_worker::{Command, Settings, Worker};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let settings: Settings = clerk_sync_runtime::parse_or_exit();
+    if let Some(Command::Healthcheck) = settings.command {
+        return Ok(clerk_sync_runtime::healthcheck(settings.metrics_bind).await);
+    }
+    clerk_sync_runtime::init_tracing(settings.common.log_format);
+    let worker = Worker::build(settings.into_config()).await?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        clerk_sync_runtime::shutdown_signal().await;
+        stop.cancel();
+    });
+    worker.run(shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}

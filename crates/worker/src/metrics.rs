@@ -1,0 +1,77 @@
+//! The worker's Prometheus metrics. Names carry units; labels stay low-cardinality (event
+//! types are Clerk's fixed set, anything else is `other`).
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Events settled, by `type` and `outcome` (applied, stale, duplicate, ignored, retried,
+/// dead_lettered).
+pub const EVENTS_TOTAL: &str = "clerk_sync_worker_events_total";
+/// Time one batch's transaction took.
+pub const APPLY_DURATION_SECONDS: &str = "clerk_sync_worker_apply_duration_seconds";
+/// From the receiver accepting an event to its transaction committing.
+pub const END_TO_END_SECONDS: &str = "clerk_sync_worker_end_to_end_seconds";
+/// Events per transaction.
+pub const BATCH_SIZE: &str = "clerk_sync_worker_batch_size";
+/// Entries in the events stream.
+pub const STREAM_LENGTH: &str = "clerk_sync_worker_stream_length";
+/// Entries not yet delivered to the group.
+pub const STREAM_LAG: &str = "clerk_sync_worker_stream_lag";
+/// Entries delivered and not yet settled.
+pub const PENDING: &str = "clerk_sync_worker_pending";
+/// Events waiting for a retry.
+pub const RETRY_SET_SIZE: &str = "clerk_sync_worker_retry_set_size";
+/// Dead letters.
+pub const DLQ_LENGTH: &str = "clerk_sync_worker_dlq_length";
+/// 1 while PostgreSQL answers, 0 during an outage.
+pub const POSTGRES_UP: &str = "clerk_sync_worker_postgres_up";
+/// Entries taken over from idle consumers.
+pub const CLAIMED_TOTAL: &str = "clerk_sync_worker_claimed_total";
+/// Retries moved back onto the stream.
+pub const PROMOTED_TOTAL: &str = "clerk_sync_worker_promoted_total";
+
+/// The process-wide recorder, installed on first use so several workers in one test process
+/// share it.
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let latency = [
+                0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(APPLY_DURATION_SECONDS.into()), &latency)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(END_TO_END_SECONDS.into()), &latency)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(BATCH_SIZE.into()),
+                        &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+                    )
+                })
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only when another recorder is installed; ours is then simply not global.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The `type` label: Clerk's event types as they are, anything else folded into `other`.
+pub fn type_label(event_type: &str) -> String {
+    if clerk_sync_events::is_clerk_type(event_type) {
+        event_type.to_owned()
+    } else {
+        "other".to_owned()
+    }
+}
+
+/// Counts one settled event.
+pub fn settled(event_type: &str, outcome: &'static str) {
+    metrics::counter!(EVENTS_TOTAL, "type" => type_label(event_type), "outcome" => outcome)
+        .increment(1);
+}

@@ -1,0 +1,211 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use clerk_sync_db::DeleteMode;
+use clerk_sync_runtime::{CommonArgs, DEFAULT_DATABASE_URL};
+
+use crate::Backoff;
+
+/// The default metrics listener.
+pub const DEFAULT_METRICS_BIND: &str = "0.0.0.0:9090";
+/// Attempts before an event is dead-lettered.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+/// Backoff base, ms.
+pub const DEFAULT_RETRY_BASE_MS: u64 = 1000;
+/// Backoff cap, ms.
+pub const DEFAULT_RETRY_MAX_MS: u64 = 3_600_000;
+/// Idle time after which another worker takes over an entry, ms.
+pub const DEFAULT_CLAIM_IDLE_MS: u64 = 60_000;
+/// The bound on one attempt (one batch's transaction), ms.
+pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 30_000;
+/// Events in flight per process. With the default batch size, two transactions at a time:
+/// on a small machine that keeps Postgres busy without making its own workers queue on it.
+pub const DEFAULT_CONCURRENCY: usize = 128;
+/// Events per transaction at most.
+pub const DEFAULT_BATCH_SIZE: usize = 64;
+
+/// What `USER_DELETE_MODE` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeleteModeArg {
+    /// Keep a tombstone row with personal data erased.
+    Soft,
+    /// Delete the row.
+    Hard,
+}
+
+/// One-off commands instead of running the daemon.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Exit 0 when this worker's `/healthz` answers 200 (for container healthchecks).
+    Healthcheck,
+}
+
+/// The worker's settings, from flags or the environment.
+#[derive(Debug, Parser)]
+#[command(name = "clerk-sync-worker", version, about)]
+pub struct Settings {
+    /// A one-off command; without one, the daemon runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// PostgreSQL. May hold a password, so it is never printed.
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, hide_default_value = true)]
+    pub database_url: String,
+
+    /// Listener for `/metrics`, `/healthz` and `/readyz`.
+    #[arg(long, env = "WORKER_METRICS_BIND", value_name = "WORKER_METRICS_BIND", default_value = DEFAULT_METRICS_BIND)]
+    pub metrics_bind: SocketAddr,
+
+    /// Attempts before an event is dead-lettered.
+    #[arg(long, env = "MAX_ATTEMPTS", value_name = "MAX_ATTEMPTS", default_value_t = DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+
+    /// Backoff base, ms: retry n waits random(0, min(RETRY_MAX_MS, RETRY_BASE_MS * 2^n)).
+    #[arg(long, env = "RETRY_BASE_MS", value_name = "RETRY_BASE_MS", default_value_t = DEFAULT_RETRY_BASE_MS)]
+    pub retry_base_ms: u64,
+
+    /// Backoff cap, ms.
+    #[arg(long, env = "RETRY_MAX_MS", value_name = "RETRY_MAX_MS", default_value_t = DEFAULT_RETRY_MAX_MS)]
+    pub retry_max_ms: u64,
+
+    /// An entry a consumer has held unacknowledged this long is taken over by another, ms.
+    #[arg(long, env = "CLAIM_IDLE_MS", value_name = "CLAIM_IDLE_MS", default_value_t = DEFAULT_CLAIM_IDLE_MS)]
+    pub claim_idle_ms: u64,
+
+    /// The longest one attempt (one batch's transaction) may take, ms; also each
+    /// connection's statement_timeout. Must be shorter than CLAIM_IDLE_MS.
+    #[arg(long, env = "ATTEMPT_TIMEOUT_MS", value_name = "ATTEMPT_TIMEOUT_MS", default_value_t = DEFAULT_ATTEMPT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub attempt_timeout_ms: u64,
+
+    /// Events in flight per process.
+    #[arg(long, env = "WORKER_CONCURRENCY", value_name = "WORKER_CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY, value_parser = positive)]
+    pub concurrency: usize,
+
+    /// Events applied per transaction at most.
+    #[arg(long, env = "WORKER_BATCH_SIZE", value_name = "WORKER_BATCH_SIZE", default_value_t = DEFAULT_BATCH_SIZE, value_parser = positive)]
+    pub batch_size: usize,
+
+    /// What a `user.deleted` leaves behind.
+    #[arg(
+        long,
+        env = "USER_DELETE_MODE",
+        value_name = "USER_DELETE_MODE",
+        value_enum,
+        default_value = "soft"
+    )]
+    pub user_delete_mode: DeleteModeArg,
+
+    /// Run the embedded migrations at start (under an advisory lock). Set false where a
+    /// separate `clerk-sync migrate` job runs them.
+    #[arg(long, env = "MIGRATE_ON_START", value_name = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+
+    /// This process's name in the consumer group; host name and pid by default.
+    #[arg(
+        long,
+        env = "WORKER_CONSUMER_NAME",
+        value_name = "WORKER_CONSUMER_NAME"
+    )]
+    pub consumer_name: Option<String>,
+
+    /// Settings shared by every binary.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+fn positive(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("must be a positive integer".into()),
+    }
+}
+
+impl Settings {
+    /// Resolves the settings, exiting with status 2 when they contradict each other.
+    pub fn into_config(self) -> Config {
+        if self.claim_idle_ms <= self.attempt_timeout_ms {
+            clerk_sync_runtime::config_error(&format!(
+                "CLAIM_IDLE_MS ({} ms) must be longer than ATTEMPT_TIMEOUT_MS ({} ms), the longest one attempt may take; otherwise an entry still being applied is claimed and applied twice at once",
+                self.claim_idle_ms, self.attempt_timeout_ms
+            ));
+        }
+        Config {
+            redis_url: self.common.redis_url,
+            database_url: self.database_url,
+            stream_prefix: self.common.stream_prefix,
+            metrics_bind: self.metrics_bind,
+            consumer_name: self.consumer_name.unwrap_or_else(default_consumer_name),
+            max_attempts: self.max_attempts,
+            backoff: Backoff {
+                base: Duration::from_millis(self.retry_base_ms),
+                max: Duration::from_millis(self.retry_max_ms),
+            },
+            claim_idle: Duration::from_millis(self.claim_idle_ms),
+            attempt_timeout: Duration::from_millis(self.attempt_timeout_ms),
+            concurrency: self.concurrency,
+            batch_size: self.batch_size.min(self.concurrency),
+            user_delete_mode: match self.user_delete_mode {
+                DeleteModeArg::Soft => DeleteMode::Soft,
+                DeleteModeArg::Hard => DeleteMode::Hard,
+            },
+            migrate_on_start: self.migrate_on_start,
+            read_block: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `<host name>-<pid>`: unique per process, and recognisable in `XINFO CONSUMERS`.
+pub fn default_consumer_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Everything the worker runs with, resolved and validated. Tests build this directly.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// See `REDIS_URL`.
+    pub redis_url: String,
+    /// See `DATABASE_URL`.
+    pub database_url: String,
+    /// See `STREAM_PREFIX`.
+    pub stream_prefix: String,
+    /// See `WORKER_METRICS_BIND`; port 0 picks a free one.
+    pub metrics_bind: SocketAddr,
+    /// See `WORKER_CONSUMER_NAME`.
+    pub consumer_name: String,
+    /// See `MAX_ATTEMPTS`.
+    pub max_attempts: u32,
+    /// See `RETRY_BASE_MS` and `RETRY_MAX_MS`.
+    pub backoff: Backoff,
+    /// See `CLAIM_IDLE_MS`.
+    pub claim_idle: Duration,
+    /// See `ATTEMPT_TIMEOUT_MS`.
+    pub attempt_timeout: Duration,
+    /// See `WORKER_CONCURRENCY`.
+    pub concurrency: usize,
+    /// See `WORKER_BATCH_SIZE`.
+    pub batch_size: usize,
+    /// See `USER_DELETE_MODE`.
+    pub user_delete_mode: DeleteMode,
+    /// See `MIGRATE_ON_START`.
+    pub migrate_on_start: bool,
+    /// How long one read waits for new entries: also how quickly a stop is noticed.
+    pub read_block: Duration,
+}
+
+impl Config {
+    /// Transactions applied at once: enough batches to keep `concurrency` events in flight.
+    pub fn pipelines(&self) -> usize {
+        self.concurrency.div_ceil(self.batch_size).max(1)
+    }
+}

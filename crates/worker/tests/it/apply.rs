@@ -1,0 +1,157 @@
+use std::time::Duration;
+
+use crate::helpers::{Harness, deleted_body, user_body};
+
+const T1: i64 = 1_716_883_200_000;
+
+#[tokio::test]
+async fn every_corpus_user_event_is_applied_and_every_other_type_acknowledged() {
+    let h = Harness::new().await;
+    let payloads = clerk_sync_test_support::clerk_payloads();
+    for (i, (_, body)) in payloads.iter().enumerate() {
+        h.enqueue(&format!("msg_{i}"), body).await;
+    }
+    let worker = h.worker().await;
+    let drained = worker.drain(Duration::from_secs(30)).await.unwrap();
+    assert_eq!(drained.deliveries, payloads.len());
+
+    assert!(
+        h.dlq().await.is_empty(),
+        "nothing is dead-lettered: {:?}",
+        h.dlq().await
+    );
+    assert!(
+        h.stream(&h.keys.events()).await.is_empty(),
+        "every entry was settled and trimmed"
+    );
+    // The docs' example is one user; the specification's user.* examples are another, whose
+    // deletion comes at the same instant as its creation and wins.
+    let users = h.column("SELECT clerk_id || ':' || coalesce(email, '-') || ':' || (deleted_at IS NOT NULL)::text FROM users ORDER BY clerk_id").await;
+    assert_eq!(
+        users,
+        vec![
+            Some("user_29w83sxmDNGwOuEthce5gg56FcC:example@example.org:false".into()),
+            Some("user_2g7np7Hrk0SN6kj5EDMLDaKNL0S:-:true".into()),
+        ]
+    );
+    let user_events = payloads
+        .iter()
+        .filter(|(name, _)| name.starts_with("user."))
+        .count() as i64;
+    assert_eq!(h.count("processed_webhooks").await, user_events);
+}
+
+#[tokio::test]
+async fn events_of_one_user_in_any_order_end_in_the_newest_state() {
+    let h = Harness::new().await;
+    h.enqueue(
+        "msg_3",
+        &user_body("user.updated", "user_1", T1 + 2, "Third"),
+    )
+    .await;
+    h.enqueue("msg_1", &user_body("user.created", "user_1", T1, "First"))
+        .await;
+    h.enqueue(
+        "msg_2",
+        &user_body("user.updated", "user_1", T1 + 1, "Second"),
+    )
+    .await;
+    h.worker()
+        .await
+        .drain(Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        h.column("SELECT first_name FROM users").await,
+        vec![Some("Third".into())]
+    );
+    assert_eq!(
+        h.column("SELECT email FROM users").await,
+        vec![Some("user_1@example.com".into())]
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_event_is_applied_once() {
+    let h = Harness::new().await;
+    let body = user_body("user.created", "user_1", T1, "First");
+    h.enqueue("msg_1", &body).await;
+    let worker = h.worker().await;
+    worker.drain(Duration::from_secs(10)).await.unwrap();
+    // An operator replays it (the receiver's guard would stop Svix; a replay goes around).
+    let mut conn = h.redis().await;
+    let _: String = clerk_sync_queue::redis::cmd("XADD")
+        .arg(h.keys.events())
+        .arg("*")
+        .arg("svix_id")
+        .arg("msg_1")
+        .arg("svix_timestamp")
+        .arg("1716883200")
+        .arg("type")
+        .arg("user.created")
+        .arg("payload")
+        .arg(&body)
+        .arg("received_at")
+        .arg("1")
+        .arg("attempt")
+        .arg("0")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    worker.drain(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(h.count("processed_webhooks").await, 1);
+    assert_eq!(h.count("users").await, 1);
+    assert!(h.dlq().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_deletion_in_hard_mode_removes_the_user() {
+    let h = Harness::new().await;
+    h.enqueue("msg_2", &deleted_body("user_1", T1 + 10)).await;
+    h.enqueue("msg_1", &user_body("user.created", "user_1", T1, "First"))
+        .await;
+    let mut config = h.config("worker-hard");
+    config.user_delete_mode = clerk_sync_db::DeleteMode::Hard;
+    clerk_sync_worker::Worker::build(config)
+        .await
+        .unwrap()
+        .drain(Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(h.count("users").await, 0);
+    assert_eq!(h.count("user_email_addresses").await, 0);
+    assert_eq!(h.count("tombstones").await, 1);
+}
+
+#[tokio::test]
+async fn events_queued_before_any_worker_existed_are_not_skipped() {
+    let h = Harness::new().await;
+    // No group yet: the receiver created the stream alone.
+    h.enqueue(
+        "msg_early",
+        &user_body("user.created", "user_1", T1, "Early"),
+    )
+    .await;
+    let worker = h.worker().await;
+    worker.drain(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(h.count("users").await, 1);
+}
+
+#[tokio::test]
+async fn a_lost_consumer_group_is_recreated_and_consumption_goes_on() {
+    let h = Harness::new().await;
+    let worker = h.worker().await;
+    let mut conn = h.redis().await;
+    // Redis restarted without persistence: the stream and its group are gone.
+    let _: () = clerk_sync_queue::redis::cmd("DEL")
+        .arg(h.keys.events())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    h.enqueue("msg_1", &user_body("user.created", "user_1", T1, "First"))
+        .await;
+    // The first read meets NOGROUP and recreates the group from the stream's start.
+    worker.drain(Duration::from_secs(10)).await.unwrap();
+    worker.drain(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(h.count("users").await, 1);
+}

@@ -1,0 +1,208 @@
+//! Workers that die holding entries: their entries are claimed and applied once.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use clerk_sync_db::lock_key;
+use clerk_sync_queue::redis;
+use clerk_sync_worker::Worker;
+
+use crate::helpers::{Harness, redis_url, user_body};
+
+const T1: i64 = 1_716_883_200_000;
+const BIN: &str = env!("CARGO_BIN_EXE_clerk-sync-worker");
+
+fn spawn_binary(h: &Harness, name: &str, extra: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REDIS_URL", redis_url())
+        .env("DATABASE_URL", &h.db.url)
+        .env("STREAM_PREFIX", &h.prefix)
+        .env("WORKER_METRICS_BIND", "127.0.0.1:0")
+        .env("WORKER_CONSUMER_NAME", name)
+        .env("MIGRATE_ON_START", "false")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    command.spawn().unwrap()
+}
+
+async fn pending_for(h: &Harness, consumer: &str) -> usize {
+    let mut conn = h.redis().await;
+    let reply: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+        .arg(h.keys.events())
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(100)
+        .arg(consumer)
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    reply.ids.len()
+}
+
+#[tokio::test]
+async fn entries_of_a_killed_worker_are_claimed_and_applied_exactly_once() {
+    let h = Harness::new().await;
+    // The doomed worker's transaction waits on this lock, so it dies mid-batch.
+    let lock = h.sql().await;
+    lock.execute(
+        "SELECT pg_advisory_lock($1)",
+        &[&lock_key("user", "user_0")],
+    )
+    .await
+    .unwrap();
+    for i in 0..5 {
+        h.enqueue(
+            &format!("msg_{i}"),
+            &user_body("user.created", &format!("user_{i}"), T1, "Once"),
+        )
+        .await;
+    }
+    let mut doomed = spawn_binary(
+        &h,
+        "doomed",
+        &[("CLAIM_IDLE_MS", "6000"), ("ATTEMPT_TIMEOUT_MS", "5000")],
+    );
+    let mut held = 0;
+    for _ in 0..200 {
+        held = pending_for(&h, "doomed").await;
+        if held == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(held, 5, "the doomed worker took the batch");
+    doomed.kill().unwrap(); // SIGKILL: no chance to hand anything back
+    doomed.wait().unwrap();
+    lock.execute("SELECT pg_advisory_unlock_all()", &[])
+        .await
+        .unwrap();
+
+    let mut config = h.config("rescuer");
+    config.claim_idle = Duration::from_millis(1500);
+    config.attempt_timeout = Duration::from_millis(1000);
+    Worker::build(config)
+        .await
+        .unwrap()
+        .drain(Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    assert_eq!(h.count("users").await, 5);
+    assert_eq!(h.count("processed_webhooks").await, 5);
+    assert!(h.dlq().await.is_empty());
+    assert_eq!(pending_for(&h, "doomed").await, 0);
+}
+
+#[tokio::test]
+async fn an_entry_that_keeps_crashing_its_workers_is_dead_lettered() {
+    let h = Harness::new().await;
+    h.enqueue(
+        "msg_crashy",
+        &user_body("user.created", "user_1", T1, "Crashy"),
+    )
+    .await;
+    let mut conn = h.redis().await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(h.keys.events())
+        .arg("workers")
+        .arg("0")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // Three workers in a row took it and died: delivered three times.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("workers")
+        .arg("ghost-1")
+        .arg("STREAMS")
+        .arg(h.keys.events())
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let entry: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(h.keys.events())
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let id = entry[0].0.clone();
+    for ghost in ["ghost-2", "ghost-3"] {
+        let _: redis::Value = redis::cmd("XCLAIM")
+            .arg(h.keys.events())
+            .arg("workers")
+            .arg(ghost)
+            .arg(0)
+            .arg(&id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let mut config = h.config("survivor");
+    config.max_attempts = 3;
+    config.claim_idle = Duration::from_millis(500);
+    config.attempt_timeout = Duration::from_millis(400);
+    Worker::build(config)
+        .await
+        .unwrap()
+        .drain(Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    let dlq = h.dlq().await;
+    assert_eq!(dlq.len(), 1);
+    assert!(
+        dlq[0].1["error"].starts_with("delivered 4 times"),
+        "{}",
+        dlq[0].1["error"]
+    );
+    assert_eq!(
+        h.count("users").await,
+        0,
+        "a crashing event is not tried a fourth time"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_work_in_hand_and_exits_zero() {
+    let h = Harness::new().await;
+    for i in 0..50 {
+        h.enqueue(
+            &format!("msg_{i}"),
+            &user_body("user.created", &format!("user_{i}"), T1, "Term"),
+        )
+        .await;
+    }
+    let child = spawn_binary(&h, "terminated", &[]);
+    for _ in 0..200 {
+        if h.count("users").await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Whatever it took, it settled: nothing is left pending for it.
+    assert_eq!(pending_for(&h, "terminated").await, 0);
+}
