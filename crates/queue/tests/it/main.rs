@@ -1,0 +1,7 @@
+//! The queue's atomic steps against the real local Redis, each test under its own prefix.
+
+#![allow(clippy::unwrap_used)] // a test that cannot set itself up should stop there
+
+mod dead_letters;
+mod helpers;
+mod settling;
