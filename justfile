@@ -35,7 +35,8 @@ services:
 test: lint check-deploy services
     cargo test --workspace --all-targets
 
-# Validate docker-compose.yml against the Compose schema (no Docker engine needed).
+# Validate the Dockerfile, the compose stack, the dashboards and the Kubernetes manifests
+# (schemas, rendered kustomizations, wiring); needs no Docker engine and no cluster.
 check-deploy:
     python3 deploy/validate.py
 

@@ -1,25 +1,38 @@
-"""Validates docker-compose.yml against the Compose Specification's JSON schema.
+"""Validates the deployment files without a Docker engine or a cluster: `just check-deploy`.
 
-CI has no Docker engine, so `docker compose config` cannot run there; the schema check is
-what keeps the compose file honest.
+CI has neither, so `docker compose config` and `kubectl apply --dry-run=server` cannot run
+there; these checks are what keep the files honest. Each concern lives in deploy/checks/:
+  image.py          the Dockerfile and the build context (.dockerignore)
+  compose.py        docker-compose.yml against the Compose schema, then the stack's rules
+  observability.py  Prometheus's scrape jobs and the Grafana dashboard's metric names
+  kubernetes.py     the kustomizations rendered, validated against Kubernetes' and KEDA's
+                    schemas, and their wiring (settings, Secret keys, stream, timings)
+The tools are pinned in deploy/requirements.txt; .ci/run installs them.
 """
-import json
 import pathlib
 import sys
 
-import jsonschema
-import yaml
+sys.dont_write_bytecode = True  # keep the work tree clean
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "checks"))
 
-root = pathlib.Path(__file__).resolve().parent.parent
-schema = json.loads((root / "deploy/schemas/compose-spec.json").read_text())
-compose = yaml.safe_load((root / "docker-compose.yml").read_text())
-errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(compose), key=str)
-for error in errors:
-    print(f"docker-compose.yml: {'/'.join(map(str, error.path))}: {error.message}", file=sys.stderr)
-for name, service in compose["services"].items():
-    if "healthcheck" not in service:
-        print(f"docker-compose.yml: service {name} has no healthcheck", file=sys.stderr)
-        errors.append(name)
-if errors:
-    sys.exit(1)
-print(f"docker-compose.yml: valid ({len(compose['services'])} services)")
+try:
+    import common
+    import compose
+    import image
+    import kubernetes
+    import observability
+except ImportError as error:
+    sys.exit(f"deploy/validate.py: {error}; install the checkers with "
+             "`python3 -m pip install --user -r deploy/requirements.txt`")
+
+image.check()
+stack = compose.check()
+observability.check(stack)
+kubernetes.check()
+
+problems = list(dict.fromkeys(common.errors))  # a base's problem shows again in its overlay
+for line in problems:
+    print(line, file=sys.stderr)
+if problems:
+    sys.exit(f"deploy/validate.py: {len(problems)} problem(s)")
+print("deploy/validate.py: all deployment files valid")
