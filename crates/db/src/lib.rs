@@ -18,6 +18,7 @@ mod error;
 mod migrate;
 mod pool;
 mod processed;
+mod tls;
 // Columns are documented where they are defined: in `migrations/`.
 #[allow(missing_docs)]
 pub mod schema;

@@ -5,6 +5,7 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use futures_util::FutureExt as _;
+use tokio_postgres::config::SslMode;
 
 use crate::DbError;
 
@@ -16,7 +17,8 @@ pub type PgConn = Object<AsyncPgConnection>;
 /// How pooled connections are made.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
-    /// `postgres://…`; `sslmode=disable|prefer` only (see the README on managed Postgres).
+    /// `postgres://…`; `?sslmode=require` for TLS with a verified certificate, anything
+    /// else for none.
     pub url: String,
     /// Connections at most.
     pub max_size: usize,
@@ -90,16 +92,31 @@ impl Setup {
             .options(options.trim())
             .application_name(&self.application_name)
             .connect_timeout(self.connect_timeout);
-        let (client, connection) =
-            tokio::time::timeout(self.connect_timeout, self.pg.connect(tokio_postgres::NoTls))
-                .await
-                .map_err(|_| {
-                    diesel::ConnectionError::BadConnection(
-                        "timed out connecting to PostgreSQL".into(),
-                    )
-                })?
-                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-        AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        let timed_out =
+            || diesel::ConnectionError::BadConnection("timed out connecting to PostgreSQL".into());
+        let failed =
+            |e: tokio_postgres::Error| diesel::ConnectionError::BadConnection(e.to_string());
+        // TLS only when asked for: under libpq's default `prefer`, a distribution's default
+        // server with its self-signed certificate would fail verification, where libpq
+        // would not verify at all.
+        if self.pg.get_ssl_mode() == SslMode::Require {
+            let (client, connection) = tokio::time::timeout(
+                self.connect_timeout,
+                self.pg.connect(crate::tls::connector()),
+            )
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(failed)?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        } else {
+            self.pg.ssl_mode(SslMode::Disable);
+            let (client, connection) =
+                tokio::time::timeout(self.connect_timeout, self.pg.connect(tokio_postgres::NoTls))
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(failed)?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        }
     }
 }
 

@@ -122,3 +122,33 @@ pub struct Config {
     /// A client sending its body slower than this is answered 408 and dropped.
     pub body_read_timeout: Duration,
 }
+
+/// The secret docker-compose.yml and .env.example ship so the stack runs on a fresh clone.
+/// It is public, so a receiver running with it accepts anyone's webhooks.
+pub const DEVELOPMENT_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Whether one of `secrets` is [`DEVELOPMENT_SECRET`].
+pub fn uses_development_secret(secrets: &SigningSecrets) -> bool {
+    let Ok(development) = DEVELOPMENT_SECRET.parse::<clerk_sync_signature::SigningSecret>() else {
+        return false;
+    };
+    secrets.iter().any(|s| s.key() == development.key())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_development_secret_is_recognised_in_a_rotation_too() {
+        let rotation: SigningSecrets =
+            format!("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD {DEVELOPMENT_SECRET}")
+                .parse()
+                .unwrap_or_else(|_| unreachable!());
+        assert!(uses_development_secret(&rotation));
+        let own: SigningSecrets = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+            .parse()
+            .unwrap_or_else(|_| unreachable!());
+        assert!(!uses_development_secret(&own));
+    }
+}

@@ -48,6 +48,12 @@ impl Application {
             body_read_timeout: config.body_read_timeout,
         });
         crate::metrics::handle();
+        if crate::settings::uses_development_secret(&config.secrets) {
+            tracing::warn!(
+                "CLERK_WEBHOOK_SIGNING_SECRET is the published development secret: anyone can sign \
+                 webhooks this receiver accepts; set your Clerk endpoint's own secret"
+            );
+        }
 
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;

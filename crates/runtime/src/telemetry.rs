@@ -43,3 +43,14 @@ pub fn init_tracing(format: Option<LogFormat>) {
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }
+
+/// Tracing for the CLI: warnings and errors only (RUST_LOG refines), on stderr, so stdout
+/// carries nothing but the command's output, which scripts may parse.
+pub fn init_cli_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .compact()
+        .try_init();
+}

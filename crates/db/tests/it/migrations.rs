@@ -67,3 +67,28 @@ async fn every_migration_reverts_and_reapplies() {
     let applied = clerk_sync_db::run_migrations(conn).await.unwrap();
     assert_eq!(applied.len(), migration_count());
 }
+
+#[tokio::test]
+async fn sslmode_require_never_falls_back_to_plaintext() {
+    let db = TestDatabase::new().await;
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let config = pool_config(&format!("{}{separator}sslmode=require", db.url));
+    // The local server either speaks no TLS or shows a certificate no trusted CA signed:
+    // either way the connection must fail rather than go on unencrypted or unverified.
+    let error = match clerk_sync_db::connect(&config).await {
+        Ok(_) => panic!("connected with sslmode=require to a server that cannot be verified"),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        error.contains("TLS")
+            || error.contains("tls")
+            || error.contains("certificate")
+            || error.contains("ssl"),
+        "{error}"
+    );
+    let plain = pool_config(&db.url);
+    assert!(
+        clerk_sync_db::connect(&plain).await.is_ok(),
+        "without sslmode the same server is reached"
+    );
+}

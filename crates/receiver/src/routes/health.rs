@@ -13,10 +13,16 @@ pub async fn healthz() -> HttpResponse {
 /// 200 when Redis answers a PING within a second, 503 otherwise: a readiness probe.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ping = async {
-        let mut conn = state.pool.get().await.ok()?;
+        let mut conn = state
+            .pool
+            .get()
+            .await
+            .map_err(|error| tracing::debug!(%error, "readiness: no Redis connection"))
+            .ok()?;
         redis::cmd("PING")
             .query_async::<String>(&mut *conn)
             .await
+            .map_err(|error| tracing::debug!(%error, "readiness: PING failed"))
             .ok()
     };
     match tokio::time::timeout(Duration::from_secs(1), ping).await {

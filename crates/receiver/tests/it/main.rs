@@ -7,3 +7,4 @@ mod helpers;
 mod process;
 mod redis_outage;
 mod refusals;
+mod tls;

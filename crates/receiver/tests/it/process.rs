@@ -148,6 +148,10 @@ async fn a_full_request_cycle_logs_the_id_but_never_the_secret_or_an_email() {
 
     let logs = String::from_utf8(output.stdout).unwrap();
     assert!(logs.contains("msg_logcheck"), "{logs}");
+    assert!(
+        logs.contains("published development secret"),
+        "running with the compose file's secret is warned about: {logs}"
+    );
     assert!(logs.contains("user.created"), "{logs}");
     assert!(
         logs.lines()
