@@ -12,6 +12,10 @@ fn parse(c: &mut Criterion) {
     let body = std::fs::read(path).expect("corpus payload");
     let mut group = c.benchmark_group("events");
     group.throughput(Throughput::Bytes(body.len() as u64));
+    // The floor: serde_json reading the same body into an untyped Value.
+    group.bench_function("baseline_serde_value", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(std::hint::black_box(&body)).unwrap())
+    });
     group.bench_function("parse_user_updated", |b| {
         b.iter(|| clerk_sync_events::parse(std::hint::black_box(&body), 0).unwrap())
     });

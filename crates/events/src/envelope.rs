@@ -4,7 +4,10 @@ use serde_json::value::RawValue;
 
 use crate::error::redact;
 use crate::time::seconds_or_millis;
-use crate::{Deleted, ParseError, User};
+use crate::{
+    Channel, Deleted, Domain, Invitation, Membership, Message, Organization, ParseError,
+    PaymentAttempt, Permission, Role, Session, Subscription, SubscriptionItem, User, WaitlistEntry,
+};
 
 /// One Clerk event, ready to apply.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,13 +26,47 @@ pub struct Event {
     pub data: EventData,
 }
 
-/// What an event does, by type.
+/// What an event does, by type. Objects are boxed: they are large and of many sizes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventData {
     /// `user.created`, `user.updated`: the user's whole state at `updated_at`.
     UserUpserted(Box<User>),
     /// `user.deleted`.
     UserDeleted(Deleted),
+    /// `session.created`, `.ended`, `.removed`, `.revoked`, `.pending`: the whole session.
+    SessionUpserted(Box<Session>),
+    /// `organization.created`, `organization.updated`.
+    OrganizationUpserted(Box<Organization>),
+    /// `organization.deleted`.
+    OrganizationDeleted(Deleted),
+    /// `organizationMembership.created`, `.updated`.
+    MembershipUpserted(Box<Membership>),
+    /// `organizationMembership.deleted`: the whole membership, as it was.
+    MembershipDeleted(Box<Membership>),
+    /// `organizationInvitation.created`, `.accepted`, `.revoked`.
+    InvitationUpserted(Box<Invitation>),
+    /// `organizationDomain.created`, `.updated`.
+    DomainUpserted(Box<Domain>),
+    /// `organizationDomain.deleted`.
+    DomainDeleted(Deleted),
+    /// `role.created`, `role.updated`.
+    RoleUpserted(Box<Role>),
+    /// `role.deleted`.
+    RoleDeleted(Deleted),
+    /// `permission.created`, `permission.updated`.
+    PermissionUpserted(Box<Permission>),
+    /// `permission.deleted`.
+    PermissionDeleted(Deleted),
+    /// `email.created`, `sms.created`.
+    MessageCreated(Channel, Box<Message>),
+    /// `waitlistEntry.created`, `waitlistEntry.updated`.
+    WaitlistEntryUpserted(Box<WaitlistEntry>),
+    /// `subscription.*`: the subscription with its items.
+    SubscriptionUpserted(Box<Subscription>),
+    /// `subscriptionItem.*`.
+    SubscriptionItemUpserted(Box<SubscriptionItem>),
+    /// `paymentAttempt.created`, `paymentAttempt.updated`.
+    PaymentAttemptUpserted(Box<PaymentAttempt>),
     /// A type clerk-sync does not apply; acknowledged and counted.
     Unhandled,
 }
@@ -37,11 +74,27 @@ pub enum EventData {
 impl Event {
     /// The id of the object the event is about, where it has one.
     pub fn object_id(&self) -> Option<&str> {
-        match &self.data {
-            EventData::UserUpserted(user) => Some(&user.id),
-            EventData::UserDeleted(deleted) => Some(&deleted.id),
-            EventData::Unhandled => None,
-        }
+        Some(match &self.data {
+            EventData::UserUpserted(o) => &o.id,
+            EventData::SessionUpserted(o) => &o.id,
+            EventData::OrganizationUpserted(o) => &o.id,
+            EventData::MembershipUpserted(o) | EventData::MembershipDeleted(o) => &o.id,
+            EventData::InvitationUpserted(o) => &o.id,
+            EventData::DomainUpserted(o) => &o.id,
+            EventData::RoleUpserted(o) => &o.id,
+            EventData::PermissionUpserted(o) => &o.id,
+            EventData::MessageCreated(_, o) => &o.id,
+            EventData::WaitlistEntryUpserted(o) => &o.id,
+            EventData::SubscriptionUpserted(o) => &o.id,
+            EventData::SubscriptionItemUpserted(o) => &o.id,
+            EventData::PaymentAttemptUpserted(o) => &o.id,
+            EventData::UserDeleted(d)
+            | EventData::OrganizationDeleted(d)
+            | EventData::DomainDeleted(d)
+            | EventData::RoleDeleted(d)
+            | EventData::PermissionDeleted(d) => &d.id,
+            EventData::Unhandled => return None,
+        })
     }
 }
 
@@ -95,13 +148,7 @@ pub fn parse(body: &[u8], received_at: i64) -> Result<Event, ParseError> {
         return Err(ParseError::NoType);
     };
 
-    let data = match event_type.as_str() {
-        "user.created" | "user.updated" => {
-            EventData::UserUpserted(Box::new(data(&event_type, envelope.data, body)?))
-        }
-        "user.deleted" => EventData::UserDeleted(data(&event_type, envelope.data, body)?),
-        _ => EventData::Unhandled,
-    };
+    let data = dispatch(&event_type, envelope.data, body)?;
 
     let http_request = envelope
         .event_attributes
@@ -119,6 +166,43 @@ pub fn parse(body: &[u8], received_at: i64) -> Result<Event, ParseError> {
         http_request,
         data,
         event_type,
+    })
+}
+
+/// Reads `data` according to the event's type: by the part before the dot, with deletions
+/// (which carry a different shape) picked out first.
+fn dispatch(
+    event_type: &str,
+    raw: Option<&RawValue>,
+    body: &[u8],
+) -> Result<EventData, ParseError> {
+    use EventData as D;
+    let kind = event_type
+        .split_once('.')
+        .map_or(event_type, |(kind, _)| kind);
+    let t = event_type;
+    Ok(match (kind, event_type) {
+        (_, "user.deleted") => D::UserDeleted(data(t, raw, body)?),
+        (_, "user.created" | "user.updated") => D::UserUpserted(data(t, raw, body)?),
+        ("session", _) => D::SessionUpserted(data(t, raw, body)?),
+        (_, "organization.deleted") => D::OrganizationDeleted(data(t, raw, body)?),
+        ("organization", _) => D::OrganizationUpserted(data(t, raw, body)?),
+        (_, "organizationMembership.deleted") => D::MembershipDeleted(data(t, raw, body)?),
+        ("organizationMembership", _) => D::MembershipUpserted(data(t, raw, body)?),
+        ("organizationInvitation", _) => D::InvitationUpserted(data(t, raw, body)?),
+        (_, "organizationDomain.deleted") => D::DomainDeleted(data(t, raw, body)?),
+        ("organizationDomain", _) => D::DomainUpserted(data(t, raw, body)?),
+        (_, "role.deleted") => D::RoleDeleted(data(t, raw, body)?),
+        ("role", _) => D::RoleUpserted(data(t, raw, body)?),
+        (_, "permission.deleted") => D::PermissionDeleted(data(t, raw, body)?),
+        ("permission", _) => D::PermissionUpserted(data(t, raw, body)?),
+        (_, "email.created") => D::MessageCreated(Channel::Email, data(t, raw, body)?),
+        (_, "sms.created") => D::MessageCreated(Channel::Sms, data(t, raw, body)?),
+        ("waitlistEntry", _) => D::WaitlistEntryUpserted(data(t, raw, body)?),
+        ("subscription", _) => D::SubscriptionUpserted(data(t, raw, body)?),
+        ("subscriptionItem", _) => D::SubscriptionItemUpserted(data(t, raw, body)?),
+        ("paymentAttempt", _) => D::PaymentAttemptUpserted(data(t, raw, body)?),
+        _ => D::Unhandled,
     })
 }
 

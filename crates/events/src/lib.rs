@@ -13,15 +13,25 @@
 //!
 //! `private_metadata` is never deserialised: data minimisation starts here.
 
+mod access;
+pub mod billing;
 mod envelope;
 mod error;
+mod message;
+mod organization;
 mod scan;
+mod session;
 mod time;
 mod types;
 mod user;
 
+pub use access::{Permission, Role};
+pub use billing::{PaymentAttempt, Subscription, SubscriptionItem};
 pub use envelope::{Event, EventData, HttpRequest, parse};
 pub use error::ParseError;
+pub use message::{Channel, Message, WaitlistEntry};
+pub use organization::{Domain, Invitation, MemberUser, Membership, Organization};
+pub use session::Session;
 pub use time::to_millis;
 pub use types::{CLERK_EVENT_TYPES, is_clerk_type};
 pub use user::{Deleted, EmailAddress, PhoneNumber, User};

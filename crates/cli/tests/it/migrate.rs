@@ -18,7 +18,7 @@ async fn migrate_brings_an_empty_database_to_the_current_schema_once() {
         .unwrap();
     tokio::spawn(connection);
     client
-        .batch_execute("DROP TABLE tombstones, user_email_addresses, users, processed_webhooks, __diesel_schema_migrations")
+        .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         .await
         .unwrap();
 

@@ -11,8 +11,14 @@
 //! share a key queue on it, and no transaction waits while holding a key another needs
 //! before it.
 
+mod access;
+mod billing;
 mod lock;
+mod messages;
+mod organizations;
+mod sessions;
 mod users;
+pub(crate) mod versioned;
 
 use clerk_sync_events::{Event, EventData};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
@@ -60,6 +66,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// `Applied` when an upsert wrote its row, `Stale` when a newer state stood.
+    pub(crate) fn written(rows: usize) -> Self {
+        if rows == 0 {
+            Self::Stale
+        } else {
+            Self::Applied
+        }
+    }
+
     /// A label for metrics and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -118,19 +133,31 @@ async fn apply_locked(
     if !crate::processed::record(conn, pending.svix_id, event).await? {
         return Ok(Outcome::Duplicate);
     }
+    let id = pending.svix_id;
+    use EventData as D;
     match &event.data {
-        EventData::UserUpserted(user) => users::upsert(conn, pending.svix_id, event, user).await,
-        EventData::UserDeleted(deleted) => {
-            users::delete(
-                conn,
-                pending.svix_id,
-                event,
-                deleted,
-                options.user_delete_mode,
-            )
-            .await
+        D::UserUpserted(user) => users::upsert(conn, id, event, user).await,
+        D::UserDeleted(deleted) => {
+            users::delete(conn, id, event, deleted, options.user_delete_mode).await
         }
-        EventData::Unhandled => Ok(Outcome::Ignored),
+        D::SessionUpserted(session) => sessions::upsert(conn, id, event, session).await,
+        D::OrganizationUpserted(org) => organizations::upsert(conn, id, event, org).await,
+        D::OrganizationDeleted(deleted) => organizations::delete(conn, event, deleted).await,
+        D::MembershipUpserted(m) => organizations::upsert_membership(conn, id, event, m).await,
+        D::MembershipDeleted(m) => organizations::delete_membership(conn, id, event, m).await,
+        D::InvitationUpserted(i) => organizations::upsert_invitation(conn, id, event, i).await,
+        D::DomainUpserted(d) => organizations::upsert_domain(conn, id, event, d).await,
+        D::DomainDeleted(deleted) => organizations::delete_domain(conn, event, deleted).await,
+        D::RoleUpserted(role) => access::upsert_role(conn, id, event, role).await,
+        D::RoleDeleted(deleted) => access::delete_role(conn, event, deleted).await,
+        D::PermissionUpserted(p) => access::upsert_permission(conn, id, event, p).await,
+        D::PermissionDeleted(deleted) => access::delete_permission(conn, event, deleted).await,
+        D::MessageCreated(channel, m) => messages::create(conn, id, event, *channel, m).await,
+        D::WaitlistEntryUpserted(w) => messages::upsert_waitlist_entry(conn, id, event, w).await,
+        D::SubscriptionUpserted(s) => billing::upsert_subscription(conn, id, event, s).await,
+        D::SubscriptionItemUpserted(i) => billing::upsert_item(conn, id, event, i).await,
+        D::PaymentAttemptUpserted(p) => billing::upsert_payment_attempt(conn, id, event, p).await,
+        D::Unhandled => Ok(Outcome::Ignored),
     }
 }
 

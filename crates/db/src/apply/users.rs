@@ -8,7 +8,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{DeleteMode, Outcome, opt_time, time};
 use crate::DbError;
-use crate::schema::{tombstones, user_email_addresses as emails, users};
+use crate::schema::{
+    messages, organization_invitations, sessions, tombstones, user_email_addresses as emails, users,
+};
 
 const OBJECT: &str = "user";
 
@@ -211,6 +213,7 @@ pub(super) async fn delete(
         return Ok(Outcome::Stale);
     }
 
+    erase_elsewhere(conn, &deleted.id).await?;
     diesel::delete(emails::table.filter(emails::user_id.eq(&deleted.id)))
         .execute(conn)
         .await?;
@@ -255,7 +258,8 @@ pub(super) async fn delete(
     Ok(Outcome::Applied)
 }
 
-async fn is_tombstoned(conn: &mut AsyncPgConnection, id: &str) -> Result<bool, DbError> {
+/// Whether the user was deleted: what was theirs is then stored without personal data.
+pub(super) async fn is_tombstoned(conn: &mut AsyncPgConnection, id: &str) -> Result<bool, DbError> {
     let found = tombstones::table
         .find((OBJECT, id))
         .select(tombstones::deleted_at)
@@ -263,4 +267,30 @@ async fn is_tombstoned(conn: &mut AsyncPgConnection, id: &str) -> Result<bool, D
         .await
         .optional()?;
     Ok(found.is_some())
+}
+
+/// Erases what other tables hold of the user's personal data, linked by their user id:
+/// sessions' IPs and user agents, messages' recipients, the address of invitations they
+/// accepted. Memberships, subscriptions and payments keep the link and nothing personal.
+/// Rows of the user that arrive later are stored erased (see `is_tombstoned`), so the result
+/// does not depend on the order of delivery.
+async fn erase_elsewhere(conn: &mut AsyncPgConnection, user_id: &str) -> Result<(), DbError> {
+    diesel::update(sessions::table.filter(sessions::user_id.eq(user_id)))
+        .set((
+            sessions::client_ip.eq(None::<&str>),
+            sessions::user_agent.eq(None::<&str>),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::update(messages::table.filter(messages::user_id.eq(user_id)))
+        .set(messages::recipient.eq(None::<&str>))
+        .execute(conn)
+        .await?;
+    diesel::update(
+        organization_invitations::table.filter(organization_invitations::user_id.eq(user_id)),
+    )
+    .set(organization_invitations::email_address.eq(None::<&str>))
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -18,6 +18,42 @@ pub fn pool_config(url: &str) -> PoolConfig {
     }
 }
 
+/// Every table an event may write, but `processed_webhooks`.
+pub const TABLES: &[&str] = &[
+    "users",
+    "user_email_addresses",
+    "tombstones",
+    "sessions",
+    "organizations",
+    "organization_memberships",
+    "organization_invitations",
+    "organization_domains",
+    "roles",
+    "permissions",
+    "messages",
+    "waitlist_entries",
+    "subscriptions",
+    "subscription_items",
+    "payment_attempts",
+];
+
+/// A corpus payload by its event type (the first file of that type), parsed.
+pub fn corpus(event_type: &str) -> (Vec<u8>, Event) {
+    let (_, body) = clerk_sync_test_support::clerk_payloads()
+        .into_iter()
+        .find(|(name, _)| name.split("__").next() == Some(event_type))
+        .unwrap_or_else(|| panic!("no {event_type} in the corpus"));
+    let event = clerk_sync_events::parse(&body, 0).unwrap();
+    (body, event)
+}
+
+/// A JSON body with `f` applied, parsed.
+pub fn edited(body: &[u8], f: impl FnOnce(&mut serde_json::Value)) -> Event {
+    let mut json: serde_json::Value = serde_json::from_slice(body).unwrap();
+    f(&mut json);
+    clerk_sync_events::parse(json.to_string().as_bytes(), 0).unwrap()
+}
+
 pub struct Db {
     pub database: TestDatabase,
     pub conn: AsyncPgConnection,
@@ -66,17 +102,21 @@ impl Db {
             .collect()
     }
 
-    /// Everything an event leaves behind, but the wall-clock `processed_at`.
+    /// Everything events leave behind, every table, but the wall-clock `processed_at`.
     pub async fn snapshot(&mut self) -> Vec<Vec<serde_json::Value>> {
         let mut tables = Vec::new();
-        for sql in [
-            "SELECT * FROM users ORDER BY clerk_id",
-            "SELECT * FROM user_email_addresses ORDER BY id",
-            "SELECT * FROM tombstones ORDER BY object_type, object_id",
-            "SELECT svix_id, event_type, object_id FROM processed_webhooks ORDER BY svix_id",
-        ] {
-            tables.push(self.rows(sql).await);
+        for table in TABLES {
+            tables.push(
+                self.rows(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
+                    .await,
+            );
         }
+        tables.push(
+            self.rows(
+                "SELECT svix_id, event_type, object_id FROM processed_webhooks ORDER BY svix_id",
+            )
+            .await,
+        );
         tables
     }
 

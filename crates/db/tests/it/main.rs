@@ -2,7 +2,10 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should stop there
 
+mod erasure;
 mod helpers;
 mod migrations;
+mod organizations;
 mod permutations;
+mod records;
 mod users;

@@ -2,7 +2,7 @@ use clerk_sync_db::{AsyncPgConnection, MIGRATIONS};
 use clerk_sync_test_support::TestDatabase;
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
-use diesel_async::RunQueryDsl;
+use diesel_async::SimpleAsyncConnection as _;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::MigrationHarness;
 
@@ -14,12 +14,9 @@ async fn replicas_migrating_at_once_queue_on_the_lock_and_all_succeed() {
     let empty = TestDatabase::new().await;
     let config = pool_config(&empty.url);
     let mut conn = clerk_sync_db::connect(&config).await.unwrap();
-    diesel::sql_query(
-        "DROP TABLE tombstones, user_email_addresses, users, processed_webhooks, __diesel_schema_migrations",
-    )
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    conn.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        .await
+        .unwrap();
 
     let mut runs = Vec::new();
     for _ in 0..4 {

@@ -1,0 +1,13 @@
+DROP VIEW user_profiles;
+DROP TABLE payment_attempts;
+DROP TABLE subscription_items;
+DROP TABLE subscriptions;
+DROP TABLE waitlist_entries;
+DROP TABLE messages;
+DROP TABLE permissions;
+DROP TABLE roles;
+DROP TABLE organization_domains;
+DROP TABLE organization_invitations;
+DROP TABLE organization_memberships;
+DROP TABLE organizations;
+DROP TABLE sessions;
