@@ -3,17 +3,22 @@
 //! One subcommand per file under `commands/`. Each reads the settings it needs from flags or
 //! the environment (the same names the daemons use), talks to Redis and PostgreSQL through
 //! the project's own crates (the queue's atomic scripts, the database's migrations), and
-//! prints for people by default and JSON with `--json` where a script may read it.
+//! prints for people by default and JSON with `--json` where a script may read it. Clerk's
+//! Backend API, for `backfill` and `verify`, is reached through `clerk_api`.
 
 // Printing is what a CLI is for; the workspace lint guards the daemons, which log instead.
 #![allow(clippy::print_stdout)]
 
+mod clerk_api;
 mod commands;
+mod context;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use clerk_sync_runtime::CommonArgs;
+
+pub use context::Context;
 
 /// Operate clerk-sync: migrations, dead letters, queue statistics, test events, backfill.
 #[derive(Debug, Parser)]
@@ -33,11 +38,27 @@ pub struct Cli {
 pub enum Command {
     /// Run the embedded database migrations (under the same advisory lock the workers take).
     Migrate(commands::migrate::Args),
+    /// List, show, replay or purge dead letters.
+    Dlq(commands::dlq::Args),
+    /// How the queue stands: backlog, pending per consumer, retries, dead letters.
+    Stats(commands::stats::Args),
+    /// Sign an event with the configured secret and post it, as Clerk's "Send Example" does.
+    Send(commands::send::Args),
+    /// Feed users, organizations and memberships from Clerk's Backend API into the queue.
+    Backfill(commands::backfill::Args),
+    /// Compare the database with Clerk's Backend API; exit 1 on drift.
+    Verify(commands::verify::Args),
 }
 
 /// Runs one command and returns the process's exit status.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let context = Context::new(cli.common);
     match cli.command {
         Command::Migrate(args) => commands::migrate::run(args).await,
+        Command::Dlq(args) => commands::dlq::run(&context, args).await,
+        Command::Stats(args) => commands::stats::run(&context, args).await,
+        Command::Send(args) => commands::send::run(args).await,
+        Command::Backfill(args) => commands::backfill::run(&context, args).await,
+        Command::Verify(args) => commands::verify::run(args).await,
     }
 }

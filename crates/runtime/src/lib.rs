@@ -1,12 +1,15 @@
 //! What every clerk-sync process does before and after its real work: read its settings
 //! from the environment (failing in one line with exit status 2), start tracing in the
-//! configured format, and turn SIGTERM/SIGINT into a future the main loop can select on.
+//! configured format, and turn SIGTERM/SIGINT into a future the main loop can select on;
+//! and the full-jitter [`Backoff`] every retry loop uses.
 
+mod backoff;
 mod healthcheck;
 mod settings;
 mod shutdown;
 mod telemetry;
 
+pub use backoff::Backoff;
 pub use healthcheck::healthcheck;
 pub use settings::{
     CommonArgs, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DEFAULT_STREAM_PREFIX, config_error,

@@ -17,7 +17,6 @@
 //! delivered more than `MAX_ATTEMPTS` times without being settled (it crashes its workers)
 //! is dead-lettered instead of crashing them forever.
 
-mod backoff;
 mod failure;
 mod http;
 pub mod metrics;
@@ -26,7 +25,7 @@ mod process;
 mod settings;
 mod startup;
 
-pub use backoff::Backoff;
+pub use clerk_sync_runtime::Backoff;
 pub use failure::Failure;
 pub use settings::{Command, Config, Settings, default_consumer_name};
 pub use startup::{Drained, Worker};

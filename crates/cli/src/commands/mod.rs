@@ -1,3 +1,8 @@
 //! One subcommand per file.
 
+pub mod backfill;
+pub mod dlq;
 pub mod migrate;
+pub mod send;
+pub mod stats;
+pub mod verify;

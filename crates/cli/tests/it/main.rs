@@ -1,5 +1,9 @@
-//! The CLI as operators run it: the real binary against the real Redis and PostgreSQL.
+//! The CLI as operators run it: the real binary against the real Redis and PostgreSQL, and a
+//! local stand-in for Clerk's Backend API.
 
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should stop there
 
+mod backfill;
+mod clerk_stub;
 mod migrate;
+mod verify;
