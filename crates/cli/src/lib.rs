@@ -12,6 +12,8 @@
 mod clerk_api;
 mod commands;
 mod context;
+mod examples;
+mod output;
 
 use std::process::ExitCode;
 

@@ -5,5 +5,9 @@
 
 mod backfill;
 mod clerk_stub;
+mod dlq;
 mod migrate;
+mod queue;
+mod send;
+mod stats;
 mod verify;
