@@ -31,12 +31,17 @@ services:
     pg_up || echo "PostgreSQL does not answer at $DATABASE_URL: start one or set DATABASE_URL." >&2
     exit 1
 
-# Everything CI runs: lint, then every test against the real Redis and Postgres.
+# Everything CI runs: lint, deploy checks, every test against real Redis and Postgres, short chaos.
 test: lint check-deploy services
     cargo test --workspace --all-targets
+    just chaos short
 
-# Validate the Dockerfile, the compose stack, the dashboards and the Kubernetes manifests
-# (schemas, rendered kustomizations, wiring); needs no Docker engine and no cluster.
+# Kill and restart everything while events flow, then check every guarantee (`full`: the long run).
+chaos profile="short":
+    cargo build --workspace --bins
+    ./target/debug/clerk-sync-chaos --profile {{profile}}
+
+# Validate the Dockerfile, compose file, dashboards and Kubernetes manifests, without Docker.
 check-deploy:
     python3 deploy/validate.py
 
@@ -47,3 +52,15 @@ bench:
 # The whole stack in containers.
 up:
     docker compose up --build
+
+# Run the migrations against DATABASE_URL.
+migrate:
+    cargo run --quiet -p clerk-sync -- migrate
+
+# The dead letters, for a look: `just dlq`, or any dlq verb: `just dlq show <entry>`.
+dlq *args="list":
+    cargo run --quiet -p clerk-sync -- dlq {{args}}
+
+# Sign and post an example event to the local receiver: `just send user.created`.
+send type="user.created":
+    cargo run --quiet -p clerk-sync -- send {{type}}

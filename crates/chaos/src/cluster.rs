@@ -1,0 +1,374 @@
+//! The processes under test: a Redis with append-only persistence and a PostgreSQL cluster
+//! of their own, in a temporary directory on free ports, and receivers and workers built
+//! from this workspace, each of which can be killed, stopped and started again.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+/// The signing secret the receiver is given and the driver signs with.
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// The stream prefix of the run.
+pub const PREFIX: &str = "chaos";
+
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// How the run's processes are named and reached.
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub redis_port: u16,
+    pub pg_port: u16,
+    pub receiver_port: u16,
+    bin_dir: PathBuf,
+    pg_bin: PathBuf,
+    /// Run PostgreSQL's tools as this user (they refuse to run as root).
+    pg_user: Option<String>,
+    redis: Option<Child>,
+    receiver: Option<Child>,
+    pub workers: Vec<(String, Child)>,
+    next_worker: usize,
+}
+
+impl Cluster {
+    /// Creates the directory and finds the binaries; starts nothing.
+    pub fn new(dir: PathBuf) -> anyhow::Result<Self> {
+        let bin_dir = std::env::current_exe()?
+            .parent()
+            .context("the chaos binary has no directory")?
+            .to_path_buf();
+        for bin in ["clerk-sync-receiver", "clerk-sync-worker"] {
+            if !bin_dir.join(bin).exists() {
+                bail!(
+                    "{bin} is not built next to this binary; run `cargo build --workspace --bins` first"
+                );
+            }
+        }
+        let pg_bin = postgres_bin_dir()?;
+        let pg_user = if is_root() {
+            Some("postgres".to_owned())
+        } else {
+            None
+        };
+        std::fs::create_dir_all(dir.join("redis"))?;
+        Ok(Self {
+            redis_port: free_port()?,
+            pg_port: free_port()?,
+            receiver_port: free_port()?,
+            dir,
+            bin_dir,
+            pg_bin,
+            pg_user,
+            redis: None,
+            receiver: None,
+            workers: Vec::new(),
+            next_worker: 0,
+        })
+    }
+
+    pub fn redis_url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.redis_port)
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.pg_port)
+    }
+
+    pub fn receiver_url(&self) -> String {
+        format!("http://127.0.0.1:{}/webhooks/clerk", self.receiver_port)
+    }
+
+    fn log(&self, name: &str) -> anyhow::Result<File> {
+        Ok(File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{name}.log")))?)
+    }
+
+    // --- Redis ---------------------------------------------------------------------------
+
+    /// Starts Redis as docker-compose.yml runs it: append-only, fsync every second, never
+    /// evicting; it replays its AOF when restarted.
+    pub async fn start_redis(&mut self) -> anyhow::Result<()> {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.redis_port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+            ])
+            .args(["--maxmemory-policy", "noeviction"])
+            .arg("--dir")
+            .arg(self.dir.join("redis"))
+            .stdout(self.log("redis")?)
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start redis-server")?;
+        self.redis = Some(child);
+        let url = self.redis_url();
+        wait_for("Redis", Duration::from_secs(30), async || {
+            let Ok(client) = clerk_sync_queue::redis::Client::open(url.as_str()) else {
+                return false;
+            };
+            let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                return false;
+            };
+            clerk_sync_queue::redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .is_ok()
+        })
+        .await
+    }
+
+    /// Stops Redis: SIGKILL (a crash) or SIGTERM (a clean shutdown).
+    pub fn stop_redis(&mut self, crash: bool) -> anyhow::Result<()> {
+        if let Some(mut child) = self.redis.take() {
+            signal(&mut child, crash)?;
+        }
+        Ok(())
+    }
+
+    // --- PostgreSQL ----------------------------------------------------------------------
+
+    fn pg_tool(&self, tool: &str) -> Command {
+        let path = self.pg_bin.join(tool);
+        match &self.pg_user {
+            Some(user) => {
+                let mut command = Command::new("runuser");
+                command.args(["-u", user, "--"]).arg(path);
+                command
+            }
+            None => Command::new(path),
+        }
+    }
+
+    /// A fresh cluster in the run's directory: trust auth, listening on loopback only.
+    pub fn init_postgres(&self) -> anyhow::Result<()> {
+        let data = self.dir.join("pg");
+        std::fs::create_dir_all(&data)?;
+        if self.pg_user.is_some() {
+            let owner = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&self.dir)
+                .status()?;
+            anyhow::ensure!(
+                owner.success(),
+                "cannot hand the run's directory to postgres"
+            );
+        }
+        let status = self
+            .pg_tool("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["--auth=trust", "-U", "postgres", "--no-sync"])
+            .stdout(self.log("initdb")?)
+            .stderr(self.log("initdb")?)
+            .status()
+            .context("cannot run initdb")?;
+        anyhow::ensure!(status.success(), "initdb failed (see initdb.log)");
+        Ok(())
+    }
+
+    pub fn start_postgres(&self) -> anyhow::Result<()> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on",
+            self.pg_port,
+            self.dir.join("pg").display()
+        );
+        let status = self
+            .pg_tool("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("pg"))
+            .args(["-o", &options, "-w", "-t", "60", "-l"])
+            .arg(self.dir.join("pg").join("server.log"))
+            .arg("start")
+            .stdout(Stdio::null())
+            .status()
+            .context("cannot run pg_ctl start")?;
+        anyhow::ensure!(status.success(), "PostgreSQL did not start");
+        Ok(())
+    }
+
+    /// `immediate` is a crash (no checkpoint, recovery at the next start); `fast` a clean stop.
+    pub fn stop_postgres(&self, immediate: bool) -> anyhow::Result<()> {
+        let status = self
+            .pg_tool("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("pg"))
+            .args([
+                "-m",
+                if immediate { "immediate" } else { "fast" },
+                "-w",
+                "stop",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .context("cannot run pg_ctl stop")?;
+        anyhow::ensure!(status.success(), "PostgreSQL did not stop");
+        Ok(())
+    }
+
+    // --- clerk-sync ----------------------------------------------------------------------
+
+    fn clerk_sync(&self, bin: &str, log: &str) -> anyhow::Result<Command> {
+        let mut command = Command::new(self.bin_dir.join(bin));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("REDIS_URL", self.redis_url())
+            .env("DATABASE_URL", self.database_url())
+            .env("STREAM_PREFIX", PREFIX)
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .stdout(self.log(log)?)
+            .stderr(self.log(log)?);
+        Ok(command)
+    }
+
+    pub async fn start_receiver(&mut self) -> anyhow::Result<()> {
+        let child = self
+            .clerk_sync("clerk-sync-receiver", "receiver")?
+            .env("CLERK_WEBHOOK_SIGNING_SECRET", SECRET)
+            .env("RECEIVER_BIND", format!("127.0.0.1:{}", self.receiver_port))
+            .spawn()
+            .context("cannot start the receiver")?;
+        self.receiver = Some(child);
+        let url = format!("http://127.0.0.1:{}/healthz", self.receiver_port);
+        wait_for("the receiver", Duration::from_secs(30), async || {
+            reqwest::get(&url)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await
+    }
+
+    pub fn stop_receiver(&mut self) -> anyhow::Result<Option<i32>> {
+        match self.receiver.take() {
+            Some(mut child) => signal(&mut child, false),
+            None => Ok(None),
+        }
+    }
+
+    /// A worker tuned to recover fast: entries of a dead worker are claimed after 4 s.
+    pub fn start_worker(&mut self) -> anyhow::Result<String> {
+        let name = format!("worker-{}", self.next_worker);
+        self.next_worker += 1;
+        let child = self
+            .clerk_sync("clerk-sync-worker", &name)?
+            .env("WORKER_CONSUMER_NAME", &name)
+            .env("WORKER_METRICS_BIND", "127.0.0.1:0")
+            .env("CLAIM_IDLE_MS", "4000")
+            .env("ATTEMPT_TIMEOUT_MS", "2000")
+            .env("RETRY_BASE_MS", "50")
+            .env("RETRY_MAX_MS", "2000")
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        self.workers.push((name.clone(), child));
+        Ok(name)
+    }
+
+    /// Stops one worker; `crash` is SIGKILL, otherwise SIGTERM and the exit status.
+    pub fn stop_worker(
+        &mut self,
+        index: usize,
+        crash: bool,
+    ) -> anyhow::Result<(String, Option<i32>)> {
+        let (name, mut child) = self.workers.remove(index);
+        let code = signal(&mut child, crash)?;
+        Ok((name, code))
+    }
+
+    /// Stops everything; PostgreSQL last, so workers do not log its absence.
+    pub fn shutdown(&mut self) {
+        let _ = self.stop_receiver();
+        while !self.workers.is_empty() {
+            let _ = self.stop_worker(0, false);
+        }
+        let _ = self.stop_redis(false);
+        let _ = self.stop_postgres(false);
+    }
+}
+
+/// Sends SIGKILL (`crash`) or SIGTERM and waits for the exit; returns the exit code.
+fn signal(child: &mut Child, crash: bool) -> anyhow::Result<Option<i32>> {
+    if crash {
+        child.kill()?;
+    } else {
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
+    }
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status.code());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill()?;
+            bail!("process {} did not stop within 60 s of SIGTERM", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub async fn wait_for(
+    what: &str,
+    within: Duration,
+    mut check: impl AsyncFnMut() -> bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if check().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("{what} was not ready within {within:?}")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Where `initdb` and `pg_ctl` are: `pg_config --bindir`, or Debian's versioned directory.
+fn postgres_bin_dir() -> anyhow::Result<PathBuf> {
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
+        && output.status.success()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        if dir.join("initdb").exists() {
+            return Ok(dir);
+        }
+    }
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    candidates.sort();
+    candidates
+        .into_iter()
+        .rev()
+        .find(|dir| Path::new(dir).join("initdb").exists())
+        .context("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
+}
