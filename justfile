@@ -45,8 +45,14 @@ chaos profile="short":
 check-deploy:
     python3 deploy/validate.py
 
-# Micro-benchmarks of the hot functions.
-bench:
+# The load benchmarks (release build, its own Redis and PostgreSQL), then the micro-benchmarks.
+bench runs="3":
+    cargo build --release --workspace --bins
+    ./target/release/clerk-sync-bench --runs {{runs}} --out target/benchmarks.md
+    cargo bench --workspace
+
+# Only the criterion micro-benchmarks of the hot functions.
+bench-micro:
     cargo bench --workspace
 
 # The whole stack in containers.

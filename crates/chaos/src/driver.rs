@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clerk_sync_signature::{SigningSecret, sign};
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::cluster::SECRET;
 use crate::workload::{Kind, Planned};
+use clerk_sync_testbed::SECRET;
 
 /// What became of one event, as its sender saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

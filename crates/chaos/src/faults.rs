@@ -6,7 +6,15 @@ use std::time::{Duration, Instant};
 use rand::Rng as _;
 use rand::rngs::StdRng;
 
-use crate::cluster::Cluster;
+use clerk_sync_testbed::Cluster;
+
+/// Workers tuned to recover fast: entries of a dead worker are claimed after 4 s.
+pub const WORKER: &[(&str, &str)] = &[
+    ("CLAIM_IDLE_MS", "4000"),
+    ("ATTEMPT_TIMEOUT_MS", "2000"),
+    ("RETRY_BASE_MS", "50"),
+    ("RETRY_MAX_MS", "2000"),
+];
 
 /// How often and how hard.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +57,7 @@ pub async fn run(
             0..=2 => {
                 let index = rng.random_range(0..cluster.workers.len());
                 let (name, _) = cluster.stop_worker(index, true)?;
-                let fresh = cluster.start_worker()?;
+                let fresh = cluster.start_worker(WORKER)?;
                 note(&mut log, format!("SIGKILL {name}, started {fresh}"));
             }
             3..=4 => {
@@ -59,7 +67,7 @@ pub async fn run(
                     log.unclean_exits
                         .push(format!("{name} exited {code:?} on SIGTERM"));
                 }
-                let fresh = cluster.start_worker()?;
+                let fresh = cluster.start_worker(WORKER)?;
                 note(
                     &mut log,
                     format!("SIGTERM {name} (exit {code:?}), started {fresh}"),
@@ -92,12 +100,12 @@ pub async fn run(
                     ),
                 );
                 tokio::time::sleep(down).await;
-                cluster.start_postgres()?;
+                cluster.start_postgres(&[])?;
                 note(&mut log, "PostgreSQL back".to_owned());
             }
             _ => {
                 let code = cluster.stop_receiver()?;
-                cluster.start_receiver().await?;
+                cluster.start_receiver(&[]).await?;
                 note(&mut log, format!("receiver restarted (exit {code:?})"));
             }
         }

@@ -12,7 +12,6 @@
 #![allow(clippy::print_stdout)]
 
 mod check;
-mod cluster;
 mod driver;
 mod faults;
 mod workload;
@@ -26,9 +25,9 @@ use clerk_sync_queue::Keys;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 
-use crate::cluster::{Cluster, PREFIX};
 use crate::faults::Schedule;
 use crate::workload::Size;
+use clerk_sync_testbed::{Cluster, PREFIX};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Profile {
@@ -133,17 +132,17 @@ async fn exercise(
     rng: &mut StdRng,
 ) -> anyhow::Result<bool> {
     cluster.init_postgres()?;
-    cluster.start_postgres()?;
+    cluster.start_postgres(&[])?;
     cluster.start_redis().await?;
     for _ in 0..3 {
-        cluster.start_worker()?;
+        cluster.start_worker(faults::WORKER)?;
     }
     let database_url = cluster.database_url();
-    cluster::wait_for("the migrations", Duration::from_secs(60), async || {
+    clerk_sync_testbed::wait_for("the migrations", Duration::from_secs(60), async || {
         migrated(&database_url).await
     })
     .await?;
-    cluster.start_receiver().await?;
+    cluster.start_receiver(&[]).await?;
 
     let planned = workload::plan(size, rng);
     println!(

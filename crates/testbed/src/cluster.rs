@@ -1,7 +1,3 @@
-//! The processes under test: a Redis with append-only persistence and a PostgreSQL cluster
-//! of their own, in a temporary directory on free ports, and receivers and workers built
-//! from this workspace, each of which can be killed, stopped and started again.
-
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -15,15 +11,20 @@ pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The stream prefix of the run.
 pub const PREFIX: &str = "chaos";
 
+/// A port nothing listens on at the moment of asking.
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// How the run's processes are named and reached.
 pub struct Cluster {
+    /// The run's directory: data and logs.
     pub dir: PathBuf,
+    /// Redis's port.
     pub redis_port: u16,
+    /// PostgreSQL's port.
     pub pg_port: u16,
+    /// The receiver's port.
     pub receiver_port: u16,
     bin_dir: PathBuf,
     pg_bin: PathBuf,
@@ -31,6 +32,7 @@ pub struct Cluster {
     pg_user: Option<String>,
     redis: Option<Child>,
     receiver: Option<Child>,
+    /// The running workers, by consumer name.
     pub workers: Vec<(String, Child)>,
     next_worker: usize,
 }
@@ -71,14 +73,22 @@ impl Cluster {
         })
     }
 
+    /// Redis's process id, while it runs.
+    pub fn redis_pid(&self) -> Option<u32> {
+        self.redis.as_ref().map(Child::id)
+    }
+
+    /// `redis://…` of the run's Redis.
     pub fn redis_url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.redis_port)
     }
 
+    /// `postgres://…` of the run's PostgreSQL (database `postgres`).
     pub fn database_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.pg_port)
     }
 
+    /// The receiver's webhook endpoint.
     pub fn receiver_url(&self) -> String {
         format!("http://127.0.0.1:{}/webhooks/clerk", self.receiver_port)
     }
@@ -95,6 +105,7 @@ impl Cluster {
     /// Starts Redis as docker-compose.yml runs it: append-only, fsync every second, never
     /// evicting; it replays its AOF when restarted.
     pub async fn start_redis(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.redis.is_none(), "Redis runs already");
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -157,6 +168,7 @@ impl Cluster {
     }
 
     /// A fresh cluster in the run's directory: trust auth, listening on loopback only.
+    /// Creates the cluster's data directory with `initdb`.
     pub fn init_postgres(&self) -> anyhow::Result<()> {
         let data = self.dir.join("pg");
         std::fs::create_dir_all(&data)?;
@@ -183,12 +195,17 @@ impl Cluster {
         Ok(())
     }
 
-    pub fn start_postgres(&self) -> anyhow::Result<()> {
-        let options = format!(
+    /// Starts the cluster; `settings` are extra `-c name=value` server settings.
+    pub fn start_postgres(&self, settings: &[&str]) -> anyhow::Result<()> {
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on",
             self.pg_port,
             self.dir.join("pg").display()
         );
+        for setting in settings {
+            options.push_str(" -c ");
+            options.push_str(setting);
+        }
         let status = self
             .pg_tool("pg_ctl")
             .arg("-D")
@@ -233,19 +250,22 @@ impl Cluster {
             .env("DATABASE_URL", self.database_url())
             .env("STREAM_PREFIX", PREFIX)
             .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .stdout(self.log(log)?)
             .stderr(self.log(log)?);
         Ok(command)
     }
 
-    pub async fn start_receiver(&mut self) -> anyhow::Result<()> {
-        let child = self
-            .clerk_sync("clerk-sync-receiver", "receiver")?
+    /// Starts a receiver with `settings` on top of the cluster's own; waits for /healthz.
+    pub async fn start_receiver(&mut self, settings: &[(&str, &str)]) -> anyhow::Result<()> {
+        let mut command = self.clerk_sync("clerk-sync-receiver", "receiver")?;
+        command
             .env("CLERK_WEBHOOK_SIGNING_SECRET", SECRET)
-            .env("RECEIVER_BIND", format!("127.0.0.1:{}", self.receiver_port))
-            .spawn()
-            .context("cannot start the receiver")?;
+            .env("RECEIVER_BIND", format!("127.0.0.1:{}", self.receiver_port));
+        for (key, value) in settings {
+            command.env(key, value);
+        }
+        let child = command.spawn().context("cannot start the receiver")?;
         self.receiver = Some(child);
         let url = format!("http://127.0.0.1:{}/healthz", self.receiver_port);
         wait_for("the receiver", Duration::from_secs(30), async || {
@@ -256,6 +276,7 @@ impl Cluster {
         .await
     }
 
+    /// SIGTERMs the receiver and returns its exit code.
     pub fn stop_receiver(&mut self) -> anyhow::Result<Option<i32>> {
         match self.receiver.take() {
             Some(mut child) => signal(&mut child, false),
@@ -263,22 +284,32 @@ impl Cluster {
         }
     }
 
-    /// A worker tuned to recover fast: entries of a dead worker are claimed after 4 s.
-    pub fn start_worker(&mut self) -> anyhow::Result<String> {
+    /// A worker with `settings` (environment variables) on top of the cluster's own.
+    pub fn start_worker(&mut self, settings: &[(&str, &str)]) -> anyhow::Result<String> {
         let name = format!("worker-{}", self.next_worker);
         self.next_worker += 1;
-        let child = self
-            .clerk_sync("clerk-sync-worker", &name)?
+        let mut command = self.clerk_sync("clerk-sync-worker", &name)?;
+        command
             .env("WORKER_CONSUMER_NAME", &name)
-            .env("WORKER_METRICS_BIND", "127.0.0.1:0")
-            .env("CLAIM_IDLE_MS", "4000")
-            .env("ATTEMPT_TIMEOUT_MS", "2000")
-            .env("RETRY_BASE_MS", "50")
-            .env("RETRY_MAX_MS", "2000")
+            .env("WORKER_METRICS_BIND", "127.0.0.1:0");
+        for (key, value) in settings {
+            command.env(key, value);
+        }
+        let child = command
             .spawn()
             .with_context(|| format!("cannot start {name}"))?;
         self.workers.push((name.clone(), child));
         Ok(name)
+    }
+
+    /// The receiver's process id, while it runs.
+    pub fn receiver_pid(&self) -> Option<u32> {
+        self.receiver.as_ref().map(Child::id)
+    }
+
+    /// The workers' process ids.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.workers.iter().map(|(_, child)| child.id()).collect()
     }
 
     /// Stops one worker; `crash` is SIGKILL, otherwise SIGTERM and the exit status.
@@ -325,6 +356,7 @@ fn signal(child: &mut Child, crash: bool) -> anyhow::Result<Option<i32>> {
     }
 }
 
+/// Polls `check` until it holds, for at most `within`.
 pub async fn wait_for(
     what: &str,
     within: Duration,

@@ -1,0 +1,155 @@
+//! `clerk-sync-bench`: how fast and how small, measured beside the limits of the Redis and
+//! PostgreSQL it runs on, in one run on one machine.
+//!
+//! Starts its own Redis (append-only, as docker-compose.yml runs it) and PostgreSQL (with
+//! commit timestamps on, to time each row's commit) and, per run: saturates the receiver
+//! with 64 keep-alive connections; sends 1,000 events/s through the receiver to two workers
+//! and times each from when it was due to its commit; has one worker, then two, drain
+//! 100,000 queued events; reads the processes' peak RSS; and measures the ceilings:
+//! `redis-benchmark` XADD of the same payload and `pgbench` running the worker's per-event
+//! SQL, one transaction per event. Prints the medians of the runs as a markdown table.
+
+// A report for people is this program's output.
+#![allow(clippy::print_stdout)]
+
+mod ceilings;
+mod load;
+mod payload;
+mod phases;
+mod report;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use clerk_sync_testbed::Cluster;
+
+use crate::report::Figures;
+
+/// Measure throughput, latency and memory beside Redis's and PostgreSQL's ceilings.
+#[derive(Debug, Parser)]
+#[command(name = "clerk-sync-bench", version, about)]
+struct Args {
+    /// Runs; the report gives their median, min and max.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Seconds of receiver saturation measured per run (after 2 s of warm-up).
+    #[arg(long, default_value_t = 10)]
+    window: u64,
+    /// Events the workers drain per run.
+    #[arg(long, default_value_t = 100_000)]
+    drain_events: usize,
+    /// Events per second of the end-to-end run.
+    #[arg(long, default_value_t = 1000)]
+    rate: u32,
+    /// Seconds of the end-to-end run.
+    #[arg(long, default_value_t = 15)]
+    e2e_seconds: u64,
+    /// Also write the report to this file.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = std::env::temp_dir().join(format!("clerk-sync-bench-{}", std::process::id()));
+    let mut cluster = Cluster::new(dir.clone())?;
+    let outcome = measure(&mut cluster, &args).await;
+    cluster.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+    let runs = outcome?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let settings = "receiver and workers with their defaults (release build, `LOG_FORMAT=json`, `RUST_LOG=info`, logs to a file); \
+        Redis `appendonly yes`, `appendfsync everysec`; PostgreSQL defaults with `fsync=on`";
+    let table = report::markdown(&runs, &report::machine(), &command, settings);
+    println!("{table}");
+    if let Some(path) = &args.out {
+        std::fs::write(path, &table).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn measure(cluster: &mut Cluster, args: &Args) -> anyhow::Result<Vec<Figures>> {
+    cluster.init_postgres()?;
+    cluster.start_postgres(&["track_commit_timestamp=on"])?;
+    cluster.start_redis().await?;
+    let (db, connection) =
+        tokio_postgres::connect(&cluster.database_url(), tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    // One worker creates the schema, then goes.
+    cluster.start_worker(&[])?;
+    clerk_sync_testbed::wait_for("the migrations", Duration::from_secs(60), async || {
+        db.query_one("SELECT to_regclass('user_profiles') IS NOT NULL", &[])
+            .await
+            .is_ok_and(|row| row.get::<_, bool>(0))
+    })
+    .await?;
+    let redis = clerk_sync_queue::connect(
+        &cluster.redis_url(),
+        80,
+        Duration::from_secs(5),
+        Duration::from_secs(10),
+    )?;
+    cluster.start_receiver(&[("QUEUE_HIGH_WATER", "0")]).await?;
+
+    let mut runs = Vec::new();
+    for run in 1..=args.runs {
+        let mut f = Figures::default();
+        phases::reset(cluster, &db, &redis).await?;
+        let receiver =
+            phases::receiver_saturation(cluster, Duration::from_secs(args.window)).await?;
+        f.receiver_rps = receiver.accepted_per_sec;
+        f.receiver_p50_ms = receiver.latency.value_at_quantile(0.5) as f64 / 1000.0;
+        f.receiver_p99_ms = receiver.latency.value_at_quantile(0.99) as f64 / 1000.0;
+        f.receiver_p999_ms = receiver.latency.value_at_quantile(0.999) as f64 / 1000.0;
+        f.receiver_non_202 = receiver.other;
+        println!(
+            "run {run}: receiver {:.0}/s, p99 {:.2} ms",
+            f.receiver_rps, f.receiver_p99_ms
+        );
+
+        phases::reset(cluster, &db, &redis).await?;
+        for _ in 0..2 {
+            cluster.start_worker(&[("MIGRATE_ON_START", "false")])?;
+        }
+        let e2e = phases::end_to_end(cluster, &db, args.rate, args.e2e_seconds).await?;
+        f.e2e_p50_ms = e2e.value_at_quantile(0.5) as f64 / 1000.0;
+        f.e2e_p99_ms = e2e.value_at_quantile(0.99) as f64 / 1000.0;
+        println!(
+            "run {run}: end to end p50 {:.1} ms, p99 {:.1} ms",
+            f.e2e_p50_ms, f.e2e_p99_ms
+        );
+
+        for workers in [1, 2] {
+            phases::reset(cluster, &db, &redis).await?;
+            let drain = phases::drain(cluster, &db, &redis, args.drain_events, workers).await?;
+            if workers == 1 {
+                f.drain_one = drain.events_per_sec
+            } else {
+                f.drain_two = drain.events_per_sec
+            }
+            f.worker_rss_mib = f.worker_rss_mib.max(drain.peak_rss_kib as f64 / 1024.0);
+            println!(
+                "run {run}: drain with {workers} worker(s) {:.0} events/s",
+                drain.events_per_sec
+            );
+        }
+        f.receiver_rss_mib = cluster
+            .receiver_pid()
+            .and_then(clerk_sync_testbed::peak_rss_kib)
+            .unwrap_or_default() as f64
+            / 1024.0;
+
+        phases::reset(cluster, &db, &redis).await?;
+        let payload_len = payload::user_updated(0, 0).len();
+        f.redis_xadd = ceilings::redis_xadd(cluster, payload_len, 64, 200_000)?;
+        f.pgbench_tps = ceilings::pgbench_per_event(cluster, 2, 10)?;
+        println!(
+            "run {run}: ceilings: XADD {:.0}/s, pgbench {:.0} tx/s",
+            f.redis_xadd, f.pgbench_tps
+        );
+        runs.push(f);
+    }
+    Ok(runs)
+}

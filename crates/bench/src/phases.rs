@@ -1,0 +1,206 @@
+//! The measurements of one run, each against the running testbed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clerk_sync_queue::{Enqueuer, EnqueuerConfig, Entry, Keys, Pool};
+use clerk_sync_signature::SigningSecret;
+use clerk_sync_testbed::{Cluster, PREFIX, SECRET};
+use hdrhistogram::Histogram;
+
+use crate::load;
+use crate::payload::{Signed, signed, user_updated};
+
+/// Users the events are spread over: enough that most events are updates of users seen before.
+const USERS: usize = 20_000;
+const T0: i64 = 1_716_883_200_000;
+
+fn secret() -> anyhow::Result<SigningSecret> {
+    SECRET.parse().context("the testbed's secret")
+}
+
+/// `count` signed requests with distinct ids; bodies are shared between requests of the
+/// same user (the receiver stores them byte for byte, whatever they hold), which keeps a
+/// long saturation run's memory to the ids and signatures.
+fn requests(count: usize, offset: usize) -> anyhow::Result<Vec<Signed>> {
+    let secret = secret()?;
+    let bodies: Vec<bytes::Bytes> = (0..USERS.min(count))
+        .map(|u| user_updated(u, T0 + u as i64))
+        .collect();
+    Ok((0..count)
+        .map(|i| {
+            let n = offset + i;
+            signed(
+                &secret,
+                format!("msg_bench{n:09}"),
+                bodies[i % bodies.len()].clone(),
+            )
+        })
+        .collect())
+}
+
+/// Receiver saturation: 64 connections, closed loop.
+pub struct ReceiverRun {
+    pub accepted_per_sec: f64,
+    pub latency: Histogram<u64>,
+    pub other: u64,
+}
+
+pub async fn receiver_saturation(
+    cluster: &Cluster,
+    window: Duration,
+) -> anyhow::Result<ReceiverRun> {
+    let addr: SocketAddr = format!("127.0.0.1:{}", cluster.receiver_port).parse()?;
+    // Enough for the window at well over anything this machine does.
+    let requests = Arc::new(requests(60_000 * window.as_secs() as usize, 0)?);
+    let run = load::saturate(addr, requests, 64, Duration::from_secs(2), window).await?;
+    Ok(ReceiverRun {
+        accepted_per_sec: run.accepted_per_sec,
+        latency: run.latency,
+        other: run.other,
+    })
+}
+
+/// End-to-end latency at a fixed rate: from when a request was due to when its row's
+/// transaction committed (`pg_xact_commit_timestamp`), ms.
+pub async fn end_to_end(
+    cluster: &Cluster,
+    db: &tokio_postgres::Client,
+    rate: u32,
+    seconds: u64,
+) -> anyhow::Result<Histogram<u64>> {
+    let addr: SocketAddr = format!("127.0.0.1:{}", cluster.receiver_port).parse()?;
+    let count = rate as usize * seconds as usize;
+    let sent = load::open_loop(addr, requests(count, 10_000_000)?, rate, 64).await?;
+    anyhow::ensure!(
+        sent.iter().all(|s| s.status == 202),
+        "some requests were not accepted"
+    );
+    wait_for_rows(db, count as i64, Duration::from_secs(120)).await?;
+    let committed: std::collections::HashMap<String, f64> = db
+        .query(
+            "SELECT svix_id, (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000)::float8 FROM processed_webhooks",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get::<_, String>(0), row.get::<_, f64>(1)))
+        .collect();
+    let mut latency = Histogram::<u64>::new(3)?;
+    for request in &sent {
+        let at = committed
+            .get(&request.id)
+            .context("an accepted event has no row")?;
+        latency.record(((at - request.due_ms).max(0.0) * 1000.0) as u64)?;
+    }
+    Ok(latency)
+}
+
+/// Drain rate: `count` events already queued, applied by `workers` workers, events/s.
+pub struct DrainRun {
+    pub events_per_sec: f64,
+    pub peak_rss_kib: u64,
+}
+
+pub async fn drain(
+    cluster: &mut Cluster,
+    db: &tokio_postgres::Client,
+    redis: &Pool,
+    count: usize,
+    workers: usize,
+) -> anyhow::Result<DrainRun> {
+    preload(redis, count).await?;
+    let started = Instant::now();
+    for _ in 0..workers {
+        cluster.start_worker(&[("MIGRATE_ON_START", "false")])?;
+    }
+    wait_for_rows(db, count as i64, Duration::from_secs(600)).await?;
+    let elapsed = started.elapsed();
+    let peak_rss_kib = cluster
+        .worker_pids()
+        .into_iter()
+        .filter_map(clerk_sync_testbed::peak_rss_kib)
+        .max()
+        .unwrap_or_default();
+    Ok(DrainRun {
+        events_per_sec: count as f64 / elapsed.as_secs_f64(),
+        peak_rss_kib,
+    })
+}
+
+/// Queues `count` events the way the receiver does, many at a time.
+async fn preload(redis: &Pool, count: usize) -> anyhow::Result<()> {
+    use futures_util::StreamExt as _;
+    let enqueuer = Enqueuer::new(
+        redis.clone(),
+        Keys::new(PREFIX),
+        EnqueuerConfig {
+            high_water: 0,
+            ..EnqueuerConfig::default()
+        },
+    );
+    futures_util::stream::iter(0..count)
+        .map(|n| {
+            let enqueuer = enqueuer.clone();
+            async move {
+                let payload = user_updated(n % USERS, T0 + n as i64);
+                let entry = Entry {
+                    svix_id: format!("msg_drain{n:09}"),
+                    svix_timestamp: "1716883200".into(),
+                    event_type: "user.updated".into(),
+                    payload: payload.to_vec(),
+                    received_at: 0,
+                    attempt: 0,
+                };
+                enqueuer.enqueue(&entry).await
+            }
+        })
+        .buffer_unordered(64)
+        .for_each(|_| async {})
+        .await;
+    Ok(())
+}
+
+async fn wait_for_rows(
+    db: &tokio_postgres::Client,
+    count: i64,
+    within: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let done: i64 = db
+            .query_one("SELECT count(*) FROM processed_webhooks", &[])
+            .await?
+            .get(0);
+        if done >= count {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < within,
+            "only {done} of {count} events applied within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Empties the queue and the tables between measurements.
+pub async fn reset(
+    cluster: &mut Cluster,
+    db: &tokio_postgres::Client,
+    redis: &Pool,
+) -> anyhow::Result<()> {
+    while !cluster.workers.is_empty() {
+        cluster.stop_worker(0, false)?;
+    }
+    let mut conn = redis.get().await?;
+    clerk_sync_queue::redis::cmd("FLUSHALL")
+        .query_async::<()>(&mut *conn)
+        .await?;
+    db.batch_execute(
+        "TRUNCATE processed_webhooks, users, user_email_addresses, tombstones; CHECKPOINT",
+    )
+    .await?;
+    Ok(())
+}

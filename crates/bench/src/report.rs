@@ -1,0 +1,212 @@
+//! Runs summarised the way BENCHMARKS.md records them: the median of the runs, with the
+//! lowest and highest, and the ratios to the ceilings measured in the same runs.
+
+use std::fmt::Write as _;
+
+/// One run's figures.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    pub receiver_rps: f64,
+    pub receiver_p50_ms: f64,
+    pub receiver_p99_ms: f64,
+    pub receiver_p999_ms: f64,
+    pub receiver_non_202: u64,
+    pub e2e_p50_ms: f64,
+    pub e2e_p99_ms: f64,
+    pub drain_one: f64,
+    pub drain_two: f64,
+    pub receiver_rss_mib: f64,
+    pub worker_rss_mib: f64,
+    pub redis_xadd: f64,
+    pub pgbench_tps: f64,
+}
+
+/// Median, min and max of one figure over the runs.
+fn spread(runs: &[Figures], figure: impl Fn(&Figures) -> f64) -> (f64, f64, f64) {
+    let mut values: Vec<f64> = runs.iter().map(figure).collect();
+    values.sort_by(f64::total_cmp);
+    let median = if values.is_empty() {
+        0.0
+    } else if values.len() % 2 == 1 {
+        values[values.len() / 2]
+    } else {
+        (values[values.len() / 2 - 1] + values[values.len() / 2]) / 2.0
+    };
+    (
+        median,
+        values.first().copied().unwrap_or(0.0),
+        values.last().copied().unwrap_or(0.0),
+    )
+}
+
+/// The markdown table, with the context a reader needs to reproduce it.
+pub fn markdown(runs: &[Figures], machine: &str, command: &str, settings: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Command: `{command}`  ");
+    let _ = writeln!(out, "Machine: {machine}  ");
+    let _ = writeln!(out, "Settings: {settings}  ");
+    let _ = writeln!(out, "Runs: {} (median, with min and max)\n", runs.len());
+    let _ = writeln!(out, "| # | measurement | median | min | max | target |");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---|");
+    let mut row =
+        |n: &str, name: &str, unit: &str, figure: &dyn Fn(&Figures) -> f64, target: &str| {
+            let (median, min, max) = spread(runs, figure);
+            let _ = writeln!(
+                out,
+                "| {n} | {name} | {median:.1} {unit} | {min:.1} | {max:.1} | {target} |"
+            );
+        };
+    row(
+        "1",
+        "receiver throughput, 64 connections (202/s)",
+        "/s",
+        &|f| f.receiver_rps,
+        "",
+    );
+    row(
+        "1",
+        "receiver latency p50",
+        "ms",
+        &|f| f.receiver_p50_ms,
+        "",
+    );
+    row(
+        "1",
+        "receiver latency p99",
+        "ms",
+        &|f| f.receiver_p99_ms,
+        "< 5 ms",
+    );
+    row(
+        "1",
+        "receiver latency p99.9",
+        "ms",
+        &|f| f.receiver_p999_ms,
+        "",
+    );
+    row(
+        "2",
+        "end-to-end latency p50, 1,000 events/s, 2 workers",
+        "ms",
+        &|f| f.e2e_p50_ms,
+        "",
+    );
+    row(
+        "2",
+        "end-to-end latency p99",
+        "ms",
+        &|f| f.e2e_p99_ms,
+        "< 25 ms",
+    );
+    row("3", "drain, 1 worker", "events/s", &|f| f.drain_one, "");
+    row(
+        "3",
+        "drain, 2 workers",
+        "events/s",
+        &|f| f.drain_two,
+        "> 1 worker",
+    );
+    row(
+        "4",
+        "receiver peak RSS",
+        "MiB",
+        &|f| f.receiver_rss_mib,
+        "< 32 MiB",
+    );
+    row(
+        "4",
+        "worker peak RSS",
+        "MiB",
+        &|f| f.worker_rss_mib,
+        "< 64 MiB",
+    );
+    row(
+        "5",
+        "ceiling: redis-benchmark XADD, same payload, 64 clients",
+        "/s",
+        &|f| f.redis_xadd,
+        "",
+    );
+    row(
+        "5",
+        "ceiling: pgbench, worker SQL, 1 transaction per event, 2 clients",
+        "tx/s",
+        &|f| f.pgbench_tps,
+        "",
+    );
+    row(
+        "1/5",
+        "receiver ÷ XADD ceiling",
+        "×",
+        &|f| f.receiver_rps / f.redis_xadd,
+        "≥ 0.40",
+    );
+    row(
+        "3/5",
+        "drain, 1 worker ÷ pgbench ceiling",
+        "×",
+        &|f| f.drain_one / f.pgbench_tps,
+        "> 1",
+    );
+    row(
+        "3/5",
+        "drain, 2 workers ÷ pgbench ceiling",
+        "×",
+        &|f| f.drain_two / f.pgbench_tps,
+        "> 1",
+    );
+    let failed: u64 = runs.iter().map(|f| f.receiver_non_202).sum();
+    if failed > 0 {
+        let _ = writeln!(
+            out,
+            "\n{failed} saturation requests were answered other than 202."
+        );
+    }
+    out
+}
+
+/// Cores, memory and CPU model, read from the machine.
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    format!(
+        "{cpus} cores ({model}), {memory_gib:.0} GiB; the load generator, Redis and PostgreSQL share them"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_three_is_the_middle_one() {
+        let runs: Vec<Figures> = [3.0, 1.0, 2.0]
+            .iter()
+            .map(|&r| Figures {
+                receiver_rps: r,
+                ..Figures::default()
+            })
+            .collect();
+        assert_eq!(spread(&runs, |f| f.receiver_rps), (2.0, 1.0, 3.0));
+    }
+}
