@@ -1,9 +1,327 @@
+//! `clerk-sync verify`: is the database level with Clerk? Reads every user, organization and
+//! membership from the Backend API (ids and `updated_at`), then the same from PostgreSQL, and
+//! prints the drift:
+//!
+//! - missing: in Clerk, not live in the database (never delivered, or still queued);
+//! - extra: live in the database, gone from Clerk (a deletion that never arrived);
+//! - stale: in both, older `updated_at` in the database (an update that never arrived).
+//!
+//! Exit status, as `diff` has it: 0 in step, 1 drift, 2 when the check could not be made
+//! (a setting missing or refused, Clerk or PostgreSQL unreachable).
+//!
+//! Clerk is read first. A row the database has that is newer than that read (created or
+//! updated by a webhook meanwhile) is not drift, so a busy instance does not cry wolf.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clerk_sync_db::PoolConfig;
+use clerk_sync_db::schema::{organization_memberships, organizations, users};
+use clerk_sync_runtime::DEFAULT_DATABASE_URL;
+use diesel::{ExpressionMethods as _, QueryDsl as _};
+use diesel_async::RunQueryDsl as _;
+
+use super::backfill::progress_bar;
+use crate::clerk_api::{ClerkArgs, Client, Kind, Listing};
+use crate::output;
+
+mod report;
 
 /// `clerk-sync verify`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    clerk: ClerkArgs,
 
-pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("clerk-sync verify is not built yet")
+    /// PostgreSQL. May hold a password, so it is never printed.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    database_url: String,
+
+    /// Only these kinds, comma-separated; all three by default.
+    #[arg(
+        long,
+        env = "VERIFY_ONLY",
+        value_name = "VERIFY_ONLY",
+        value_enum,
+        value_delimiter = ','
+    )]
+    only: Vec<Kind>,
+
+    /// Print the result as JSON, for scripts.
+    #[arg(long, env = "VERIFY_JSON")]
+    json: bool,
+}
+
+/// Id, `updated_at` and `deleted_at` of a row.
+type Version = (String, DateTime<Utc>, Option<DateTime<Utc>>);
+/// The same for a membership, with its organization.
+type MembershipVersion = (String, String, DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// A database row, as far as the comparison goes.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    updated_at: i64,
+    live: bool,
+}
+
+/// The comparison of one kind.
+#[derive(Debug, Default)]
+struct Drift {
+    in_clerk: usize,
+    in_database: usize,
+    /// Id, Clerk's version, and whether the database has it deleted.
+    missing: Vec<(String, Option<i64>, bool)>,
+    /// Id, the database's version.
+    extra: Vec<(String, i64)>,
+    /// Id, Clerk's version, the database's version.
+    stale: Vec<(String, i64, i64)>,
+}
+
+impl Drift {
+    fn count(&self) -> usize {
+        self.missing.len() + self.extra.len() + self.stale.len()
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Exit 1 means drift, so a failure to check must not exit 1 as well.
+    match check(&args).await {
+        Ok(drifts) => {
+            let in_step = drifts.values().all(|d| d.count() == 0);
+            if args.json {
+                output::json(&report::as_json(&drifts, in_step));
+            } else {
+                report::print_tables(&drifts, in_step);
+            }
+            Ok(ExitCode::from(if in_step { 0 } else { 1 }))
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+async fn check(args: &Args) -> anyhow::Result<BTreeMap<Kind, Drift>> {
+    let mut kinds = if args.only.is_empty() {
+        Kind::ALL.to_vec()
+    } else {
+        args.only.clone()
+    };
+    kinds.sort();
+    kinds.dedup();
+    let client = args.clerk.client()?;
+    let started_ms = output::now_ms() as i64;
+    let mut clerk = BTreeMap::new();
+    for &kind in &kinds {
+        let objects = read_clerk(&client, kind)
+            .await
+            .with_context(|| format!("cannot list the {} in Clerk", kind.name()))?;
+        clerk.insert(kind, objects);
+    }
+    let mut database = read_database(&args.database_url, &kinds).await?;
+    Ok(clerk
+        .into_iter()
+        .map(|(kind, in_clerk)| {
+            let rows = database.remove(&kind).unwrap_or_default();
+            (kind, compare(&in_clerk, &rows, started_ms))
+        })
+        .collect())
+}
+
+/// Every object of a kind in Clerk: id and version.
+async fn read_clerk(client: &Client, kind: Kind) -> anyhow::Result<HashMap<String, Option<i64>>> {
+    let progress = progress_bar(kind);
+    let mut listing = Listing::new(client, kind, false);
+    let mut objects = HashMap::new();
+    while let Some(page) = listing.next_page().await? {
+        if let Some(total) = listing.total() {
+            progress.set_length(total);
+        }
+        progress.inc(page.objects.len() as u64);
+        for object in page.objects {
+            let version = object.version();
+            objects.insert(object.id, version);
+        }
+    }
+    progress.finish_and_clear();
+    Ok(objects)
+}
+
+fn compare(
+    clerk: &HashMap<String, Option<i64>>,
+    rows: &HashMap<String, Row>,
+    started_ms: i64,
+) -> Drift {
+    let mut drift = Drift {
+        in_clerk: clerk.len(),
+        in_database: rows.values().filter(|row| row.live).count(),
+        ..Drift::default()
+    };
+    for (id, &version) in clerk {
+        match rows.get(id) {
+            Some(row) if row.live => {
+                if let Some(version) = version.filter(|&v| row.updated_at < v) {
+                    drift.stale.push((id.clone(), version, row.updated_at));
+                }
+            }
+            row => drift.missing.push((id.clone(), version, row.is_some())),
+        }
+    }
+    for (id, row) in rows {
+        // Newer than the read of Clerk: created or updated since, not gone.
+        if row.live && row.updated_at < started_ms && !clerk.contains_key(id) {
+            drift.extra.push((id.clone(), row.updated_at));
+        }
+    }
+    drift.missing.sort();
+    drift.extra.sort();
+    drift.stale.sort();
+    drift
+}
+
+/// Every row of the kinds' tables: id, `updated_at`, and whether it is live. A membership
+/// of an organization the database has deleted is not live: the application's views treat
+/// it as gone, and so does Clerk.
+async fn read_database(
+    url: &str,
+    kinds: &[Kind],
+) -> anyhow::Result<BTreeMap<Kind, HashMap<String, Row>>> {
+    let config = PoolConfig {
+        url: url.to_owned(),
+        max_size: 1,
+        // Whole tables are read; a large instance takes a while.
+        statement_timeout: Duration::from_secs(600),
+        application_name: "clerk-sync verify".into(),
+        connect_timeout: Duration::from_secs(10),
+    };
+    let where_ = clerk_sync_runtime::redact_url(url);
+    let mut conn = clerk_sync_db::connect(&config)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {where_}"))?;
+    let failed = |table: &str| format!("cannot read {table} from PostgreSQL at {where_}");
+    let mut out = BTreeMap::new();
+    for &kind in kinds {
+        let versions: Vec<Version> = match kind {
+            Kind::Users => users::table
+                .select((users::clerk_id, users::updated_at, users::deleted_at))
+                .load(&mut conn)
+                .await
+                .with_context(|| failed("users"))?,
+            Kind::Organizations => organizations::table
+                .select((
+                    organizations::id,
+                    organizations::updated_at,
+                    organizations::deleted_at,
+                ))
+                .load(&mut conn)
+                .await
+                .with_context(|| failed("organizations"))?,
+            Kind::Memberships => {
+                let deleted_organizations: HashSet<String> = organizations::table
+                    .filter(organizations::deleted_at.is_not_null())
+                    .select(organizations::id)
+                    .load::<String>(&mut conn)
+                    .await
+                    .with_context(|| failed("organizations"))?
+                    .into_iter()
+                    .collect();
+                let memberships: Vec<MembershipVersion> = organization_memberships::table
+                    .select((
+                        organization_memberships::id,
+                        organization_memberships::organization_id,
+                        organization_memberships::updated_at,
+                        organization_memberships::deleted_at,
+                    ))
+                    .load(&mut conn)
+                    .await
+                    .with_context(|| failed("organization_memberships"))?;
+                memberships
+                    .into_iter()
+                    .map(|(id, organization_id, updated_at, deleted_at)| {
+                        // Gone with its organization, when that was deleted.
+                        let deleted_at = deleted_at.or_else(|| {
+                            deleted_organizations
+                                .contains(&organization_id)
+                                .then_some(updated_at)
+                        });
+                        (id, updated_at, deleted_at)
+                    })
+                    .collect()
+            }
+        };
+        let rows = versions
+            .into_iter()
+            .map(|(id, updated_at, deleted_at)| {
+                let row = Row {
+                    updated_at: updated_at.timestamp_millis(),
+                    live: deleted_at.is_none(),
+                };
+                (id, row)
+            })
+            .collect();
+        out.insert(kind, rows);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_is_missing_extra_or_stale_and_nothing_newer() {
+        let clerk: HashMap<String, Option<i64>> = [
+            ("user_same", Some(100)),
+            ("user_missing", Some(100)),
+            ("user_deleted_here", Some(100)),
+            ("user_stale", Some(200)),
+            ("user_ahead", Some(100)),
+        ]
+        .into_iter()
+        .map(|(id, v)| (id.to_owned(), v))
+        .collect();
+        let live = |updated_at| Row {
+            updated_at,
+            live: true,
+        };
+        let rows: HashMap<String, Row> = [
+            ("user_same", live(100)),
+            (
+                "user_deleted_here",
+                Row {
+                    updated_at: 100,
+                    live: false,
+                },
+            ),
+            ("user_stale", live(150)),
+            ("user_ahead", live(300)),
+            ("user_extra", live(100)),
+            ("user_created_meanwhile", live(5_000)),
+        ]
+        .into_iter()
+        .map(|(id, row)| (id.to_owned(), row))
+        .collect();
+        let drift = compare(&clerk, &rows, 1_000);
+        assert_eq!((drift.in_clerk, drift.in_database), (5, 5));
+        assert_eq!(
+            drift.missing,
+            vec![
+                ("user_deleted_here".to_owned(), Some(100), true),
+                ("user_missing".to_owned(), Some(100), false)
+            ]
+        );
+        assert_eq!(drift.extra, vec![("user_extra".to_owned(), 100)]);
+        assert_eq!(drift.stale, vec![("user_stale".to_owned(), 200, 150)]);
+    }
 }

@@ -1,0 +1,167 @@
+//! What the backfill and verify tests share besides the stub: the real binary with a
+//! clean environment and a stream prefix of its own, Redis reads, and a worker.
+
+use std::collections::HashMap;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use clerk_sync_queue::Keys;
+use clerk_sync_queue::redis::{self, streams::StreamRangeReply};
+
+use super::KEY;
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A stream prefix of its own, the CLI run against it and a stub, and Redis reads. Its keys
+/// are deleted on drop.
+pub struct Setup {
+    pub prefix: String,
+    pub keys: Keys,
+}
+
+impl Setup {
+    pub fn new() -> Self {
+        let prefix = clerk_sync_test_support::unique_prefix();
+        Self {
+            keys: Keys::new(&prefix),
+            prefix,
+        }
+    }
+
+    /// The real binary with only what it needs in its environment.
+    pub fn cli(&self, stub_url: &str) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_clerk-sync"));
+        command
+            .env_clear()
+            .env("REDIS_URL", redis_url())
+            .env("STREAM_PREFIX", &self.prefix)
+            .env("CLERK_SECRET_KEY", KEY)
+            .env("CLERK_API_URL", stub_url);
+        command
+    }
+
+    /// Runs the CLI off the test's runtime, so the stub keeps answering meanwhile.
+    pub async fn run(&self, mut command: Command) -> Output {
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Queues a webhook `(svix_id, body)` as the receiver does after verifying it.
+    pub async fn enqueue(&self, (svix_id, body): (String, String)) {
+        let pool = clerk_sync_queue::connect(
+            &redis_url(),
+            1,
+            Duration::from_secs(2),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let entry = clerk_sync_queue::Entry {
+            svix_id,
+            svix_timestamp: (now_ms() / 1000).to_string(),
+            event_type: clerk_sync_queue::Entry::type_of(body.as_bytes()),
+            payload: body.into_bytes(),
+            received_at: now_ms(),
+            attempt: 0,
+        };
+        let enqueuer = clerk_sync_queue::Enqueuer::new(pool, self.keys.clone(), Default::default());
+        enqueuer.enqueue(&entry).await.unwrap();
+    }
+
+    /// Every entry of `{prefix}:events`, fields as text.
+    pub async fn events(&self) -> Vec<HashMap<String, String>> {
+        let mut conn = redis::Client::open(redis_url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let reply: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.keys.events())
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        reply
+            .ids
+            .into_iter()
+            .map(|entry| {
+                entry
+                    .map
+                    .into_iter()
+                    .map(|(k, v)| (k, redis::from_redis_value::<String>(v).unwrap()))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(redis_url()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(1)) else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(self.keys.pattern())
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The standard output of a run that must have succeeded, as JSON.
+pub fn json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        stderr(output)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
+
+/// A worker for a setup's prefix and a database: quick retries, large batches.
+pub fn worker_config(setup: &Setup, database_url: &str) -> clerk_sync_worker::Config {
+    clerk_sync_worker::Config {
+        redis_url: redis_url(),
+        database_url: database_url.to_owned(),
+        stream_prefix: setup.prefix.clone(),
+        metrics_bind: "127.0.0.1:0".parse().unwrap(),
+        consumer_name: "clerk-stub-test-worker".into(),
+        max_attempts: 3,
+        backoff: clerk_sync_worker::Backoff {
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(5),
+        },
+        claim_idle: Duration::from_secs(60),
+        attempt_timeout: Duration::from_secs(10),
+        concurrency: 8,
+        batch_size: 64,
+        user_delete_mode: clerk_sync_db::DeleteMode::Soft,
+        migrate_on_start: false,
+        read_block: Duration::from_millis(100),
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
