@@ -2,7 +2,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use clerk_sync_queue::{EnqueueError, EnqueueOutcome, Entry};
-use clerk_sync_signature::WebhookHeaders;
+use clerk_sync_signature::{HeaderError, HeaderName, WebhookHeaders};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
@@ -47,6 +47,7 @@ async fn handle(
     payload: web::Payload,
     state: &AppState,
 ) -> Result<HttpResponse, ApiError> {
+    refuse_repeated_headers(request)?;
     let headers = WebhookHeaders::from_lookup(|name| {
         request.headers().get(name).map(|value| value.as_bytes())
     })?;
@@ -104,6 +105,19 @@ async fn enqueue(state: &AppState, entry: &Entry) -> Result<HttpResponse, ApiErr
             Err(ApiError::QueueUnavailable)
         }
     }
+}
+
+/// A signature header sent twice is refused rather than one of them picked: a proxy in front
+/// might pick the other, and the two would disagree on what was verified.
+fn refuse_repeated_headers(request: &HttpRequest) -> Result<(), ApiError> {
+    for name in [HeaderName::Id, HeaderName::Timestamp, HeaderName::Signature] {
+        let count = request.headers().get_all(name.svix()).count()
+            + request.headers().get_all(name.standard()).count();
+        if count > 1 {
+            return Err(HeaderError::Malformed(name, "appears more than once").into());
+        }
+    }
+    Ok(())
 }
 
 /// Reads the body chunk by chunk, refusing it as soon as it passes the limit: a 50 MB body

@@ -4,6 +4,7 @@
 
 mod corpus;
 mod helpers;
+mod hostile;
 mod process;
 mod redis_outage;
 mod refusals;

@@ -1,8 +1,7 @@
 use std::time::{Duration, Instant};
 
-use tokio::io::copy_bidirectional;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use clerk_sync_test_support::Proxy;
+use tokio::net::TcpListener;
 
 use crate::helpers::{Delivery, config, spawn_with};
 
@@ -38,51 +37,23 @@ async fn redis_unreachable_is_503_with_retry_after_within_a_bound() {
     assert_eq!(live.status(), 200);
 }
 
-/// Forwards to the real Redis while `up` is true; refuses and cuts connections otherwise.
-async fn proxy_to_redis(up: watch::Receiver<bool>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut inbound, _)) = listener.accept().await else {
-                return;
-            };
-            if !*up.borrow() {
-                continue;
-            }
-            let mut up = up.clone();
-            tokio::spawn(async move {
-                let Ok(mut outbound) = TcpStream::connect("127.0.0.1:6379").await else {
-                    return;
-                };
-                tokio::select! {
-                    _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
-                    _ = up.wait_for(|up| !up) => {}
-                }
-            });
-        }
-    });
-    port
-}
-
 #[tokio::test]
 async fn the_receiver_recovers_by_itself_when_redis_comes_back() {
-    let (switch, up) = watch::channel(true);
-    let port = proxy_to_redis(up).await;
-    let app = spawn_with(config(&format!("redis://127.0.0.1:{port}"))).await;
+    let proxy = Proxy::start("127.0.0.1:6379".parse().unwrap()).await;
+    let app = spawn_with(config(&format!("redis://127.0.0.1:{}", proxy.port()))).await;
 
     assert_eq!(
         app.post(&Delivery::signed("msg_a", b"{}")).await.status(),
         202
     );
 
-    switch.send(false).unwrap();
+    proxy.down();
     let started = Instant::now();
     let during = app.post(&Delivery::signed("msg_b", b"{}")).await;
     assert_eq!(during.status(), 503);
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    switch.send(true).unwrap();
+    proxy.up();
     let mut status = 0;
     for _ in 0..50 {
         status = app
@@ -146,4 +117,24 @@ async fn a_stream_at_its_high_water_mark_is_503() {
     let refused = app.post(&Delivery::signed("msg_hw_2", b"{}")).await;
     assert_eq!(refused.status(), 503);
     assert!(refused.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn a_redis_that_accepts_and_never_answers_is_503_within_the_bound() {
+    // Accepts connections and reads nothing: a Redis stalled by a long command or a network
+    // that swallows packets.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let app = spawn_with(config(&format!("redis://127.0.0.1:{port}"))).await;
+    let started = Instant::now();
+    let response = app.post(&Delivery::signed("msg_stalled", b"{}")).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 }
