@@ -27,7 +27,7 @@ struct RoleRow<'a> {
 /// The role, with the keys of the permissions it grants; the permissions themselves, which
 /// the event carries whole, are upserted by their own versions.
 pub(super) async fn upsert_role(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     role: &Role,
@@ -53,17 +53,17 @@ pub(super) async fn upsert_role(
         )?,
         last_svix_id: svix_id,
     };
-    Ok(Outcome::written(upsert_newer!(conn, roles, &row)))
+    Ok(Outcome::written(upsert_newer!(&mut conn, roles, &row)))
 }
 
 pub(super) async fn delete_role(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     event: &Event,
     deleted: &Deleted,
 ) -> Result<Outcome, DbError> {
     let at = time(event.timestamp, "timestamp")?;
     Ok(Outcome::written(mark_deleted!(
-        conn,
+        &mut conn,
         roles,
         &deleted.id,
         at
@@ -84,7 +84,7 @@ struct PermissionRow<'a> {
 }
 
 pub(super) async fn upsert_permission(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     permission: &Permission,
@@ -102,17 +102,21 @@ pub(super) async fn upsert_permission(
         )?,
         last_svix_id: svix_id,
     };
-    Ok(Outcome::written(upsert_newer!(conn, permissions, &row)))
+    Ok(Outcome::written(upsert_newer!(
+        &mut conn,
+        permissions,
+        &row
+    )))
 }
 
 pub(super) async fn delete_permission(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     event: &Event,
     deleted: &Deleted,
 ) -> Result<Outcome, DbError> {
     let at = time(event.timestamp, "timestamp")?;
     Ok(Outcome::written(mark_deleted!(
-        conn,
+        &mut conn,
         permissions,
         &deleted.id,
         at

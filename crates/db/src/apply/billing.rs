@@ -33,7 +33,7 @@ struct SubscriptionRow<'a> {
 /// The subscription, then each of its items by their own versions, with the subscription's
 /// id and payer, which items inside a subscription leave out.
 pub(super) async fn upsert_subscription(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     subscription: &Subscription,
@@ -57,7 +57,7 @@ pub(super) async fn upsert_subscription(
         )?,
         last_svix_id: svix_id,
     };
-    let written = upsert_newer!(conn, subscriptions, &row);
+    let written = upsert_newer!(&mut conn, subscriptions, &row);
     for item in &subscription.items {
         upsert_item_of(conn, svix_id, event, item, Some(&subscription.id), &payer).await?;
     }
@@ -89,7 +89,7 @@ struct ItemRow<'a> {
 }
 
 pub(super) async fn upsert_item(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     item: &SubscriptionItem,
@@ -99,7 +99,7 @@ pub(super) async fn upsert_item(
 }
 
 async fn upsert_item_of(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     item: &SubscriptionItem,
@@ -135,7 +135,7 @@ async fn upsert_item_of(
         last_svix_id: svix_id,
     };
     Ok(Outcome::written(upsert_newer!(
-        conn,
+        &mut conn,
         subscription_items,
         &row
     )))
@@ -163,7 +163,7 @@ struct PaymentRow<'a> {
 }
 
 pub(super) async fn upsert_payment_attempt(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     attempt: &PaymentAttempt,
@@ -199,7 +199,7 @@ pub(super) async fn upsert_payment_attempt(
         last_svix_id: svix_id,
     };
     Ok(Outcome::written(upsert_newer!(
-        conn,
+        &mut conn,
         payment_attempts,
         &row
     )))

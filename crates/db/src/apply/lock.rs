@@ -69,7 +69,7 @@ pub(super) fn keys(event: &Event) -> Vec<i64> {
 
 /// Takes every key, sorted, in one statement; held until the transaction ends.
 pub(super) async fn acquire(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     keys: &mut Vec<i64>,
 ) -> Result<(), DbError> {
     keys.sort_unstable();
@@ -81,7 +81,7 @@ pub(super) async fn acquire(
     // by row in that order, so the keys are taken sorted.
     diesel::sql_query("SELECT pg_advisory_xact_lock(k) FROM unnest($1) AS t(k)")
         .bind::<Array<BigInt>, _>(&*keys)
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }

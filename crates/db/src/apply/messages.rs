@@ -29,7 +29,7 @@ struct MessageRow<'a> {
 /// Who a message went to and how it went; never what it said. A deleted user's messages keep
 /// no recipient.
 pub(super) async fn create(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     channel: Channel,
@@ -57,7 +57,7 @@ pub(super) async fn create(
         updated_at: time(event.timestamp, "timestamp")?,
         last_svix_id: svix_id,
     };
-    Ok(Outcome::written(upsert_newer!(conn, messages, &row)))
+    Ok(Outcome::written(upsert_newer!(&mut conn, messages, &row)))
 }
 
 #[derive(Insertable, diesel::AsChangeset)]
@@ -74,7 +74,7 @@ struct WaitlistRow<'a> {
 }
 
 pub(super) async fn upsert_waitlist_entry(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     entry: &WaitlistEntry,
@@ -93,7 +93,7 @@ pub(super) async fn upsert_waitlist_entry(
         last_svix_id: svix_id,
     };
     Ok(Outcome::written(upsert_newer!(
-        conn,
+        &mut conn,
         waitlist_entries,
         &row
     )))

@@ -20,6 +20,8 @@ mod sessions;
 mod users;
 pub(crate) mod versioned;
 
+use std::collections::{HashMap, HashSet};
+
 use clerk_sync_events::{Event, EventData};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
@@ -88,23 +90,84 @@ impl Outcome {
 
 /// Applies `events` in one transaction and returns one outcome per event, in order. On an
 /// error nothing of the batch is written.
+///
+/// The statements are pipelined: the locks, then every event's `processed_webhooks` row in
+/// one statement, then the upserts of every new event sent together, then the deletions.
+/// Deletions come last because they also erase what other rows hold of a user, and an
+/// upsert of the same batch must not write after the erasure. Every upsert is versioned, so
+/// the order among them does not change the result; only a user's events, whose addresses
+/// follow the row in a second step, are applied one after another.
 pub async fn apply_batch(
     conn: &mut AsyncPgConnection,
     events: &[Pending<'_>],
     options: ApplyOptions,
 ) -> Result<Vec<Outcome>, DbError> {
-    if events
+    let mut outcomes: Vec<Outcome> = events
         .iter()
-        .all(|p| matches!(p.event.data, EventData::Unhandled))
-    {
-        return Ok(vec![Outcome::Ignored; events.len()]);
+        .map(|p| match p.event.data {
+            EventData::Unhandled => Outcome::Ignored,
+            _ => Outcome::Duplicate,
+        })
+        .collect();
+    // The first of several deliveries of one id in a batch is the one applied.
+    let mut seen = HashSet::new();
+    let candidates: Vec<usize> = (0..events.len())
+        .filter(|&i| outcomes[i] == Outcome::Duplicate && seen.insert(events[i].svix_id))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(outcomes);
     }
     conn.transaction(async |conn| {
-        let mut keys: Vec<i64> = events.iter().flat_map(|p| lock::keys(p.event)).collect();
+        let mut keys: Vec<i64> = candidates
+            .iter()
+            .flat_map(|&i| lock::keys(events[i].event))
+            .collect();
         lock::acquire(conn, &mut keys).await?;
-        let mut outcomes = Vec::with_capacity(events.len());
-        for pending in events {
-            outcomes.push(apply_locked(conn, *pending, options).await?);
+        let shared: &AsyncPgConnection = conn;
+        let records: Vec<(&str, &Event)> = candidates
+            .iter()
+            .map(|&i| (events[i].svix_id, events[i].event))
+            .collect();
+        let fresh = crate::processed::record_all(shared, &records).await?;
+        let new: Vec<usize> = candidates
+            .into_iter()
+            .filter(|&i| fresh.contains(events[i].svix_id))
+            .collect();
+
+        // A user's row and then its addresses are two steps: events of one user go in one
+        // chain, in order; everything else is a single versioned statement and runs free.
+        let mut chains: Vec<Vec<usize>> = Vec::new();
+        let mut chain_of_user: HashMap<&str, usize> = HashMap::new();
+        for &i in &new {
+            match &events[i].event.data {
+                EventData::UserUpserted(user) => {
+                    let chain = *chain_of_user.entry(user.id.as_str()).or_insert_with(|| {
+                        chains.push(Vec::new());
+                        chains.len() - 1
+                    });
+                    chains[chain].push(i);
+                }
+                _ => chains.push(vec![i]),
+            }
+        }
+        let runs = chains.iter().map(|chain| async move {
+            let mut done = Vec::with_capacity(chain.len());
+            for &i in chain {
+                done.push((i, upsert(shared, events[i]).await?));
+            }
+            Ok::<_, DbError>(done)
+        });
+        for (i, outcome) in futures_util::future::try_join_all(runs)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            outcomes[i] = outcome;
+        }
+        for &i in &new {
+            if let Some(outcome) = delete(shared, events[i], options).await? {
+                outcomes[i] = outcome;
+            }
         }
         Ok(outcomes)
     })
@@ -121,44 +184,56 @@ pub async fn apply_one(
     Ok(outcomes[0])
 }
 
-async fn apply_locked(
-    conn: &mut AsyncPgConnection,
-    pending: Pending<'_>,
-    options: ApplyOptions,
-) -> Result<Outcome, DbError> {
-    let event = pending.event;
-    if let EventData::Unhandled = event.data {
-        return Ok(Outcome::Ignored);
-    }
-    if !crate::processed::record(conn, pending.svix_id, event).await? {
-        return Ok(Outcome::Duplicate);
-    }
-    let id = pending.svix_id;
+/// The state an event carries, written by version. Deletions have no state to write, except
+/// a membership's, which carries the whole membership.
+async fn upsert(conn: &AsyncPgConnection, pending: Pending<'_>) -> Result<Outcome, DbError> {
+    let (id, event) = (pending.svix_id, pending.event);
     use EventData as D;
     match &event.data {
         D::UserUpserted(user) => users::upsert(conn, id, event, user).await,
-        D::UserDeleted(deleted) => {
-            users::delete(conn, id, event, deleted, options.user_delete_mode).await
-        }
         D::SessionUpserted(session) => sessions::upsert(conn, id, event, session).await,
         D::OrganizationUpserted(org) => organizations::upsert(conn, id, event, org).await,
-        D::OrganizationDeleted(deleted) => organizations::delete(conn, event, deleted).await,
-        D::MembershipUpserted(m) => organizations::upsert_membership(conn, id, event, m).await,
-        D::MembershipDeleted(m) => organizations::delete_membership(conn, id, event, m).await,
+        D::MembershipUpserted(m) | D::MembershipDeleted(m) => {
+            organizations::upsert_membership(conn, id, event, m).await
+        }
         D::InvitationUpserted(i) => organizations::upsert_invitation(conn, id, event, i).await,
         D::DomainUpserted(d) => organizations::upsert_domain(conn, id, event, d).await,
-        D::DomainDeleted(deleted) => organizations::delete_domain(conn, event, deleted).await,
         D::RoleUpserted(role) => access::upsert_role(conn, id, event, role).await,
-        D::RoleDeleted(deleted) => access::delete_role(conn, event, deleted).await,
         D::PermissionUpserted(p) => access::upsert_permission(conn, id, event, p).await,
-        D::PermissionDeleted(deleted) => access::delete_permission(conn, event, deleted).await,
         D::MessageCreated(channel, m) => messages::create(conn, id, event, *channel, m).await,
         D::WaitlistEntryUpserted(w) => messages::upsert_waitlist_entry(conn, id, event, w).await,
         D::SubscriptionUpserted(s) => billing::upsert_subscription(conn, id, event, s).await,
         D::SubscriptionItemUpserted(i) => billing::upsert_item(conn, id, event, i).await,
         D::PaymentAttemptUpserted(p) => billing::upsert_payment_attempt(conn, id, event, p).await,
+        D::UserDeleted(_)
+        | D::OrganizationDeleted(_)
+        | D::DomainDeleted(_)
+        | D::RoleDeleted(_)
+        | D::PermissionDeleted(_) => Ok(Outcome::Applied),
         D::Unhandled => Ok(Outcome::Ignored),
     }
+}
+
+/// The deletion an event makes, if it makes one; its outcome replaces the upsert's.
+async fn delete(
+    conn: &AsyncPgConnection,
+    pending: Pending<'_>,
+    options: ApplyOptions,
+) -> Result<Option<Outcome>, DbError> {
+    let (id, event) = (pending.svix_id, pending.event);
+    use EventData as D;
+    let outcome = match &event.data {
+        D::UserDeleted(deleted) => {
+            users::delete(conn, id, event, deleted, options.user_delete_mode).await?
+        }
+        D::OrganizationDeleted(deleted) => organizations::delete(conn, event, deleted).await?,
+        D::MembershipDeleted(m) => organizations::end_membership(conn, event, m).await?,
+        D::DomainDeleted(deleted) => organizations::delete_domain(conn, event, deleted).await?,
+        D::RoleDeleted(deleted) => access::delete_role(conn, event, deleted).await?,
+        D::PermissionDeleted(deleted) => access::delete_permission(conn, event, deleted).await?,
+        _ => return Ok(None),
+    };
+    Ok(Some(outcome))
 }
 
 /// A Clerk time in ms as a timestamp; `field` names it when it is out of range.

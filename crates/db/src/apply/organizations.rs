@@ -35,7 +35,7 @@ struct OrganizationRow<'a> {
 /// organization too, and feed it through here: an organization whose own events were never
 /// delivered is still known.
 pub(super) async fn upsert(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     org: &Organization,
@@ -55,17 +55,21 @@ pub(super) async fn upsert(
         updated_at: time(org.updated_at.unwrap_or(event.timestamp), "data.updated_at")?,
         last_svix_id: svix_id,
     };
-    Ok(Outcome::written(upsert_newer!(conn, organizations, &row)))
+    Ok(Outcome::written(upsert_newer!(
+        &mut conn,
+        organizations,
+        &row
+    )))
 }
 
 pub(super) async fn delete(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     event: &Event,
     deleted: &Deleted,
 ) -> Result<Outcome, DbError> {
     let at = time(event.timestamp, "timestamp")?;
     let written = mark_deleted!(
-        conn,
+        &mut conn,
         organizations,
         &deleted.id,
         at,
@@ -92,7 +96,7 @@ struct MembershipRow<'a> {
 /// The membership (and the organization it carries). Only the member's `user_id` is kept:
 /// their name and address belong to `users`, where a deletion erases them.
 pub(super) async fn upsert_membership(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     membership: &Membership,
@@ -114,21 +118,19 @@ pub(super) async fn upsert_membership(
         last_svix_id: svix_id,
     };
     Ok(Outcome::written(upsert_newer!(
-        conn,
+        &mut conn,
         organization_memberships,
         &row
     )))
 }
 
-/// A membership's deletion carries the whole membership: its state, then its end.
-pub(super) async fn delete_membership(
-    conn: &mut AsyncPgConnection,
-    svix_id: &str,
+/// A membership's deletion carries the whole membership: its state was written with the
+/// upserts; this records its end (the earliest, if several).
+pub(super) async fn end_membership(
+    mut conn: &AsyncPgConnection,
     event: &Event,
     membership: &Membership,
 ) -> Result<Outcome, DbError> {
-    upsert_membership(conn, svix_id, event, membership).await?;
-    // The row exists now, so a plain update records the (earliest) deletion.
     let at = time(event.timestamp, "timestamp")?;
     let written = diesel_async::RunQueryDsl::execute(
         diesel::update(organization_memberships::table.find(&membership.id)).set(
@@ -137,7 +139,7 @@ pub(super) async fn delete_membership(
                 Some(at),
             )),
         ),
-        conn,
+        &mut conn,
     )
     .await?;
     Ok(Outcome::written(written))
@@ -162,7 +164,7 @@ struct InvitationRow<'a> {
 
 /// An invitation accepted by a user who has since been deleted keeps no address.
 pub(super) async fn upsert_invitation(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     invitation: &Invitation,
@@ -193,7 +195,7 @@ pub(super) async fn upsert_invitation(
         last_svix_id: svix_id,
     };
     Ok(Outcome::written(upsert_newer!(
-        conn,
+        &mut conn,
         organization_invitations,
         &row
     )))
@@ -217,7 +219,7 @@ struct DomainRow<'a> {
 }
 
 pub(super) async fn upsert_domain(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     domain: &Domain,
@@ -241,20 +243,20 @@ pub(super) async fn upsert_domain(
         last_svix_id: svix_id,
     };
     Ok(Outcome::written(upsert_newer!(
-        conn,
+        &mut conn,
         organization_domains,
         &row
     )))
 }
 
 pub(super) async fn delete_domain(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     event: &Event,
     deleted: &Deleted,
 ) -> Result<Outcome, DbError> {
     let at = time(event.timestamp, "timestamp")?;
     Ok(Outcome::written(mark_deleted!(
-        conn,
+        &mut conn,
         organization_domains,
         &deleted.id,
         at

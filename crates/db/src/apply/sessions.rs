@@ -31,7 +31,7 @@ struct SessionRow<'a> {
 /// The request's IP and user agent are the user's personal data: a session of a deleted
 /// user is stored without them, whatever order its events come in.
 pub(super) async fn upsert(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     session: &Session,
@@ -59,6 +59,6 @@ pub(super) async fn upsert(
         )?,
         last_svix_id: svix_id,
     };
-    let written = upsert_newer!(conn, sessions, &row);
+    let written = upsert_newer!(&mut conn, sessions, &row);
     Ok(Outcome::written(written))
 }

@@ -79,7 +79,7 @@ macro_rules! replace_all {
 
 /// Writes the user's state unless a newer one, or a deletion, already stands.
 pub(super) async fn upsert(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     user: &User,
@@ -127,7 +127,7 @@ pub(super) async fn upsert(
                 .and(excluded(users::last_svix_id).gt(users::last_svix_id))),
     );
     let written = diesel::query_dsl::methods::FilterDsl::filter(insert, newer)
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     if written == 0 {
         return Ok(Outcome::Stale);
@@ -137,14 +137,14 @@ pub(super) async fn upsert(
 }
 
 /// Makes the stored addresses exactly the event's: the winning state is the whole truth.
-async fn replace_email_addresses(conn: &mut AsyncPgConnection, user: &User) -> Result<(), DbError> {
+async fn replace_email_addresses(mut conn: &AsyncPgConnection, user: &User) -> Result<(), DbError> {
     let ids: Vec<&str> = user.email_addresses.iter().map(|e| e.id.as_str()).collect();
     diesel::delete(
         emails::table
             .filter(emails::user_id.eq(&user.id))
             .filter(emails::id.ne_all(&ids)),
     )
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     if ids.is_empty() {
         return Ok(());
@@ -173,7 +173,7 @@ async fn replace_email_addresses(conn: &mut AsyncPgConnection, user: &User) -> R
             emails::verification_status.eq(excluded(emails::verification_status)),
             emails::is_primary.eq(excluded(emails::is_primary)),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }
@@ -181,7 +181,7 @@ async fn replace_email_addresses(conn: &mut AsyncPgConnection, user: &User) -> R
 /// Records the deletion and erases the user. The earliest deletion is the one kept, so two
 /// deletions of one user end the same in either order.
 pub(super) async fn delete(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     svix_id: &str,
     event: &Event,
     deleted: &Deleted,
@@ -207,7 +207,7 @@ pub(super) async fn delete(
             .eq(tombstones::deleted_at)
             .and(excluded(tombstones::svix_id).lt(tombstones::svix_id)));
     let written = diesel::query_dsl::methods::FilterDsl::filter(insert, earlier)
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     if written == 0 {
         return Ok(Outcome::Stale);
@@ -215,12 +215,12 @@ pub(super) async fn delete(
 
     erase_elsewhere(conn, &deleted.id).await?;
     diesel::delete(emails::table.filter(emails::user_id.eq(&deleted.id)))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     match mode {
         DeleteMode::Hard => {
             diesel::delete(users::table.find(&deleted.id))
-                .execute(conn)
+                .execute(&mut conn)
                 .await?;
         }
         DeleteMode::Soft => {
@@ -251,7 +251,7 @@ pub(super) async fn delete(
                 .on_conflict(users::clerk_id)
                 .do_update()
                 .set(replace_all!())
-                .execute(conn)
+                .execute(&mut conn)
                 .await?;
         }
     }
@@ -259,11 +259,11 @@ pub(super) async fn delete(
 }
 
 /// Whether the user was deleted: what was theirs is then stored without personal data.
-pub(super) async fn is_tombstoned(conn: &mut AsyncPgConnection, id: &str) -> Result<bool, DbError> {
+pub(super) async fn is_tombstoned(mut conn: &AsyncPgConnection, id: &str) -> Result<bool, DbError> {
     let found = tombstones::table
         .find((OBJECT, id))
         .select(tombstones::deleted_at)
-        .first::<DateTime<Utc>>(conn)
+        .first::<DateTime<Utc>>(&mut conn)
         .await
         .optional()?;
     Ok(found.is_some())
@@ -274,23 +274,23 @@ pub(super) async fn is_tombstoned(conn: &mut AsyncPgConnection, id: &str) -> Res
 /// accepted. Memberships, subscriptions and payments keep the link and nothing personal.
 /// Rows of the user that arrive later are stored erased (see `is_tombstoned`), so the result
 /// does not depend on the order of delivery.
-async fn erase_elsewhere(conn: &mut AsyncPgConnection, user_id: &str) -> Result<(), DbError> {
+async fn erase_elsewhere(mut conn: &AsyncPgConnection, user_id: &str) -> Result<(), DbError> {
     diesel::update(sessions::table.filter(sessions::user_id.eq(user_id)))
         .set((
             sessions::client_ip.eq(None::<&str>),
             sessions::user_agent.eq(None::<&str>),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     diesel::update(messages::table.filter(messages::user_id.eq(user_id)))
         .set(messages::recipient.eq(None::<&str>))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     diesel::update(
         organization_invitations::table.filter(organization_invitations::user_id.eq(user_id)),
     )
     .set(organization_invitations::email_address.eq(None::<&str>))
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }

@@ -165,3 +165,42 @@ async fn the_profile_is_the_whole_record_of_a_live_user() {
     assert_eq!(p["plan_slug"], "pro-plan");
     assert_eq!(p["plan_status"], "active");
 }
+
+#[tokio::test]
+async fn a_deletion_in_the_same_batch_as_the_users_other_events_still_erases_them() {
+    let events = |user_first: bool| {
+        let mut all = vec![
+            ("msg_s".to_owned(), corpus("session.created").1),
+            ("msg_m".to_owned(), corpus("sms.created").1),
+            ("msg_d".to_owned(), deleted_event(USER, T0 + 60_000)),
+        ];
+        let user = (
+            "msg_u".to_owned(),
+            user_event("user.created", USER, T0, "Jane"),
+        );
+        if user_first {
+            all.insert(0, user)
+        } else {
+            all.push(user)
+        }
+        all
+    };
+    for mode in [DeleteMode::Soft, DeleteMode::Hard] {
+        let mut one_by_one = db().await;
+        for (id, event) in events(true) {
+            one_by_one.apply(&id, &event, mode).await;
+        }
+        let expected = one_by_one.snapshot().await;
+        for user_first in [true, false] {
+            let mut batched = db().await;
+            batched
+                .apply_in_batches(&events(user_first), &[10], mode)
+                .await;
+            assert_eq!(
+                batched.snapshot().await,
+                expected,
+                "{mode:?}, user first: {user_first}"
+            );
+        }
+    }
+}

@@ -86,6 +86,35 @@ impl Db {
         .unwrap()
     }
 
+    /// Applies `events` in batches of the given sizes (cycled), as a worker does.
+    pub async fn apply_in_batches(
+        &mut self,
+        events: &[(String, Event)],
+        sizes: &[usize],
+        mode: DeleteMode,
+    ) {
+        let mut start = 0;
+        let mut sizes = sizes.iter().cycle();
+        while start < events.len() {
+            let size = (*sizes.next().unwrap_or(&1)).max(1);
+            let end = (start + size).min(events.len());
+            let batch: Vec<Pending<'_>> = events[start..end]
+                .iter()
+                .map(|(svix_id, event)| Pending { svix_id, event })
+                .collect();
+            clerk_sync_db::apply_batch(
+                &mut self.conn,
+                &batch,
+                ApplyOptions {
+                    user_delete_mode: mode,
+                },
+            )
+            .await
+            .unwrap();
+            start = end;
+        }
+    }
+
     /// Every row of a query, as JSON objects, for comparing whole tables.
     pub async fn rows(&mut self, sql: &str) -> Vec<serde_json::Value> {
         #[derive(diesel::QueryableByName)]

@@ -65,13 +65,17 @@ fn any_permutation_of_organization_and_membership_events_leaves_the_same_rows() 
             .enumerate()
             .map(|(i, s)| (format!("msg_{i:02}"), s))
             .collect();
-        (Just(events.clone()), Just(events).prop_shuffle())
+        (
+            Just(events.clone()),
+            Just(events).prop_shuffle(),
+            proptest::collection::vec(1usize..6, 1..4),
+        )
     });
     TestRunner::new(Config {
         cases: 64,
         ..Config::default()
     })
-    .run(&strategy, |(in_order, shuffled)| {
+    .run(&strategy, |(in_order, shuffled, batches)| {
         let mut db = db.borrow_mut();
         runtime.block_on(async {
             db.truncate().await;
@@ -83,7 +87,26 @@ fn any_permutation_of_organization_and_membership_events_leaves_the_same_rows() 
             for (id, step) in &shuffled {
                 db.apply(id, &event(step), DeleteMode::Soft).await;
             }
-            prop_assert_eq!(db.snapshot().await, expected, "delivered as {:?}", shuffled);
+            prop_assert_eq!(
+                db.snapshot().await,
+                expected.clone(),
+                "delivered as {:?}",
+                shuffled
+            );
+            db.truncate().await;
+            let events: Vec<(String, Event)> = shuffled
+                .iter()
+                .map(|(id, step)| (id.clone(), event(step)))
+                .collect();
+            db.apply_in_batches(&events, &batches, DeleteMode::Soft)
+                .await;
+            prop_assert_eq!(
+                db.snapshot().await,
+                expected,
+                "batched {:?} as {:?}",
+                batches,
+                shuffled
+            );
             Ok(())
         })
     })

@@ -45,11 +45,12 @@ fn permutations_leave_the_same_rows(mode: DeleteMode) {
     let db = std::cell::RefCell::new(runtime.block_on(db()));
     let strategy = history().prop_flat_map(|events| {
         let shuffled = Just(events.clone()).prop_shuffle();
-        // Some redeliveries: the same event again, anywhere.
+        // Some redeliveries: the same event again, anywhere; and how a worker batches them.
         (
             Just(events),
             shuffled,
             proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
+            proptest::collection::vec(1usize..5, 1..4),
         )
     });
     let mut runner = TestRunner::new(Config {
@@ -57,7 +58,7 @@ fn permutations_leave_the_same_rows(mode: DeleteMode) {
         ..Config::default()
     });
     runner
-        .run(&strategy, |(in_order, shuffled, repeats)| {
+        .run(&strategy, |(in_order, shuffled, repeats, batches)| {
             let mut db = db.borrow_mut();
             runtime.block_on(async {
                 db.truncate().await;
@@ -75,7 +76,22 @@ fn permutations_leave_the_same_rows(mode: DeleteMode) {
                     db.apply(id, &event(step), mode).await;
                 }
                 let actual = db.snapshot().await;
-                prop_assert_eq!(actual, expected, "delivered as {:?}", delivery);
+                prop_assert_eq!(actual, expected.clone(), "delivered as {:?}", delivery);
+
+                // The same delivery, applied in batches as a worker applies it.
+                db.truncate().await;
+                let events: Vec<(String, Event)> = delivery
+                    .iter()
+                    .map(|(id, step)| (id.clone(), event(step)))
+                    .collect();
+                db.apply_in_batches(&events, &batches, mode).await;
+                prop_assert_eq!(
+                    db.snapshot().await,
+                    expected,
+                    "batched {:?} as {:?}",
+                    batches,
+                    delivery
+                );
                 Ok(())
             })
         })
