@@ -136,5 +136,9 @@ async fn a_redis_that_accepts_and_never_answers_is_503_within_the_bound() {
     let response = app.post(&Delivery::signed("msg_stalled", b"{}")).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
