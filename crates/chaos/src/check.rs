@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use clerk_sync_queue::{DeadLetters, Keys, field};
 
 use crate::driver::{Fate, Sent};
-use crate::workload::{Kind, Planned, expected};
+use crate::model::expected;
+use crate::workload::{Kind, Planned};
 
 /// Counts and failures.
 #[derive(Debug, Default)]
@@ -152,7 +153,7 @@ pub async fn check(
 
 async fn check_rows(
     db: &tokio_postgres::Client,
-    model: &BTreeMap<(String, String), crate::workload::Expected>,
+    model: &BTreeMap<(String, String), crate::model::Expected>,
     v: &mut Verdict,
 ) -> anyhow::Result<()> {
     let queries = [
@@ -178,7 +179,7 @@ async fn check_rows(
             let deleted: bool = row.get(2);
             actual.insert(
                 (table.to_owned(), id),
-                crate::workload::Expected { value, deleted },
+                crate::model::Expected { value, deleted },
             );
         }
     }

@@ -14,6 +14,7 @@
 mod check;
 mod driver;
 mod faults;
+mod model;
 mod workload;
 
 use std::process::ExitCode;

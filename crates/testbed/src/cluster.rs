@@ -27,9 +27,9 @@ pub struct Cluster {
     /// The receiver's port.
     pub receiver_port: u16,
     bin_dir: PathBuf,
-    pg_bin: PathBuf,
+    pub(crate) pg_bin: PathBuf,
     /// Run PostgreSQL's tools as this user (they refuse to run as root).
-    pg_user: Option<String>,
+    pub(crate) pg_user: Option<String>,
     redis: Option<Child>,
     receiver: Option<Child>,
     /// The running workers, by consumer name.
@@ -93,7 +93,7 @@ impl Cluster {
         format!("http://127.0.0.1:{}/webhooks/clerk", self.receiver_port)
     }
 
-    fn log(&self, name: &str) -> anyhow::Result<File> {
+    pub(crate) fn log(&self, name: &str) -> anyhow::Result<File> {
         Ok(File::options()
             .create(true)
             .append(true)
@@ -150,92 +150,6 @@ impl Cluster {
         if let Some(mut child) = self.redis.take() {
             signal(&mut child, crash)?;
         }
-        Ok(())
-    }
-
-    // --- PostgreSQL ----------------------------------------------------------------------
-
-    fn pg_tool(&self, tool: &str) -> Command {
-        let path = self.pg_bin.join(tool);
-        match &self.pg_user {
-            Some(user) => {
-                let mut command = Command::new("runuser");
-                command.args(["-u", user, "--"]).arg(path);
-                command
-            }
-            None => Command::new(path),
-        }
-    }
-
-    /// A fresh cluster in the run's directory: trust auth, listening on loopback only.
-    /// Creates the cluster's data directory with `initdb`.
-    pub fn init_postgres(&self) -> anyhow::Result<()> {
-        let data = self.dir.join("pg");
-        std::fs::create_dir_all(&data)?;
-        if self.pg_user.is_some() {
-            let owner = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&self.dir)
-                .status()?;
-            anyhow::ensure!(
-                owner.success(),
-                "cannot hand the run's directory to postgres"
-            );
-        }
-        let status = self
-            .pg_tool("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["--auth=trust", "-U", "postgres", "--no-sync"])
-            .stdout(self.log("initdb")?)
-            .stderr(self.log("initdb")?)
-            .status()
-            .context("cannot run initdb")?;
-        anyhow::ensure!(status.success(), "initdb failed (see initdb.log)");
-        Ok(())
-    }
-
-    /// Starts the cluster; `settings` are extra `-c name=value` server settings.
-    pub fn start_postgres(&self, settings: &[&str]) -> anyhow::Result<()> {
-        let mut options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on",
-            self.pg_port,
-            self.dir.join("pg").display()
-        );
-        for setting in settings {
-            options.push_str(" -c ");
-            options.push_str(setting);
-        }
-        let status = self
-            .pg_tool("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("pg"))
-            .args(["-o", &options, "-w", "-t", "60", "-l"])
-            .arg(self.dir.join("pg").join("server.log"))
-            .arg("start")
-            .stdout(Stdio::null())
-            .status()
-            .context("cannot run pg_ctl start")?;
-        anyhow::ensure!(status.success(), "PostgreSQL did not start");
-        Ok(())
-    }
-
-    /// `immediate` is a crash (no checkpoint, recovery at the next start); `fast` a clean stop.
-    pub fn stop_postgres(&self, immediate: bool) -> anyhow::Result<()> {
-        let status = self
-            .pg_tool("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("pg"))
-            .args([
-                "-m",
-                if immediate { "immediate" } else { "fast" },
-                "-w",
-                "stop",
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .context("cannot run pg_ctl stop")?;
-        anyhow::ensure!(status.success(), "PostgreSQL did not stop");
         Ok(())
     }
 

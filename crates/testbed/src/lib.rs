@@ -7,6 +7,7 @@
 //! (SIGTERM, or `pg_ctl stop`) and started again.
 
 mod cluster;
+mod postgres;
 mod process;
 
 pub use cluster::{Cluster, PREFIX, SECRET, free_port, wait_for};
