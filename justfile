@@ -55,6 +55,40 @@ bench runs="3":
 bench-micro:
     cargo bench --workspace
 
+# Fuzz every parser for `seconds` each, starting from the published corpus: `just fuzz 300`.
+fuzz seconds="60":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz --version 0.13.2
+    python3 fuzz/seed.py
+    cd fuzz
+    # No sanitizer: the project's code forbids `unsafe`, and AddressSanitizer needs a nightly
+    # compiler for at most the dependencies' unsafe blocks; without one, stable Rust builds.
+    cargo fuzz build --sanitizer none
+    mkdir -p target/logs
+    failed=()
+    for target in $(cargo fuzz list); do
+        echo "fuzz $target: {{seconds}} s"
+        # A 5 s limit per input makes a merely slow (quadratic) input a finding too.
+        if cargo fuzz run --sanitizer none "$target" -- -max_total_time={{seconds}} -timeout=5 \
+            -print_final_stats=1 > "target/logs/$target.log" 2>&1; then
+            grep -h -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units)' "target/logs/$target.log" | sed 's/^/    /'
+        else
+            failed+=("$target")
+            grep -h -A1 -E 'panicked at|ERROR: libFuzzer' "target/logs/$target.log" | grep -v '^--$' | sed 's/^/    /'
+            grep -h 'Test unit written' "target/logs/$target.log" | sed 's/^/    /'
+        fi
+    done
+    if (( ${#failed[@]} )); then
+        echo "failed: ${failed[*]}; replay with: cd fuzz && cargo fuzz run --sanitizer none <target> <artifact>" >&2
+        exit 1
+    fi
+
+# Check every dependency's licence, source and name against deny.toml.
+deny:
+    command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny --version 0.20.2
+    cargo deny --manifest-path Cargo.toml check bans licenses sources
+
 # The whole stack in containers.
 up:
     docker compose up --build

@@ -144,6 +144,10 @@ pub fn parse(body: &[u8], received_at: i64) -> Result<Event, ParseError> {
             }
         }
     };
+    // A derived struct also reads a JSON array, by position; Clerk's envelope is an object.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ParseError::NoType);
+    }
     let Some(serde_json::Value::String(event_type)) = envelope.event_type else {
         return Err(ParseError::NoType);
     };

@@ -30,6 +30,13 @@ impl ParseError {
         error: serde_path_to_error::Error<serde_json::Error>,
     ) -> Self {
         let path = error.path().to_string();
+        let inner = error.into_inner();
+        // `data` was already read as JSON, so its only syntax error is serde_json's nesting
+        // limit, met inside free-form metadata, where the path would quote the metadata's
+        // own keys. The envelope reports the same limit as `NotJson`; so does this.
+        if inner.is_syntax() || inner.is_eof() {
+            return Self::NotJson(redact(&inner.to_string()));
+        }
         Self::Invalid {
             event_type: event_type.to_owned(),
             path: if path == "." {
@@ -37,7 +44,7 @@ impl ParseError {
             } else {
                 format!("data.{path}")
             },
-            reason: redact(&error.into_inner().to_string()),
+            reason: redact(&inner.to_string()),
         }
     }
 }

@@ -7,7 +7,9 @@ const SECONDS_BELOW: i64 = 100_000_000_000;
 /// A Unix time in seconds or milliseconds, as milliseconds. Clerk's envelope `timestamp` is
 /// milliseconds in deliveries but seconds in some published examples.
 pub fn to_millis(value: i64) -> i64 {
-    if value.abs() < SECONDS_BELOW {
+    // `unsigned_abs`, because `abs` overflows on `i64::MIN`, where a float far below any
+    // time saturates.
+    if value.unsigned_abs() < SECONDS_BELOW.unsigned_abs() {
         value.saturating_mul(1000)
     } else {
         value

@@ -105,6 +105,10 @@ impl Entry {
             #[serde(rename = "type")]
             event_type: Option<String>,
         }
+        // A derived struct also reads a JSON array, by position: `["x"]` would have type `x`.
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return String::new();
+        }
         serde_json::from_slice::<Envelope>(body)
             .ok()
             .and_then(|e| e.event_type)
