@@ -23,6 +23,8 @@ mod tls;
 #[allow(missing_docs)]
 pub mod schema;
 
+#[doc(hidden)]
+pub use apply::render_user_upsert;
 pub use apply::{ApplyOptions, DeleteMode, Outcome, Pending, apply_batch, apply_one, lock_key};
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;

@@ -16,6 +16,7 @@ mod billing;
 mod lock;
 mod messages;
 mod organizations;
+mod render;
 mod sessions;
 mod users;
 pub(crate) mod versioned;
@@ -27,6 +28,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
 use crate::DbError;
 pub use lock::lock_key;
+pub use render::render_user_upsert;
 
 /// What `USER_DELETE_MODE` asks of a deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

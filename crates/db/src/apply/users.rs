@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use clerk_sync_events::{Deleted, Event, User};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{QueryFragment, QueryId};
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -87,6 +89,23 @@ pub(super) async fn upsert(
     if is_tombstoned(conn, &user.id).await? {
         return Ok(Outcome::Stale);
     }
+    let written = upsert_statement(svix_id, event, user)?
+        .execute(&mut conn)
+        .await?;
+    if written == 0 {
+        return Ok(Outcome::Stale);
+    }
+    replace_email_addresses(conn, user).await?;
+    Ok(Outcome::Applied)
+}
+
+/// The one statement that writes a user, apart from the connection so that building it can
+/// be measured on its own (`benches/sql.rs`).
+pub(crate) fn upsert_statement<'a>(
+    svix_id: &'a str,
+    event: &Event,
+    user: &'a User,
+) -> Result<impl QueryFragment<Pg> + QueryId + Send + use<'a>, DbError> {
     let row = UserRow {
         clerk_id: &user.id,
         external_id: user.external_id.as_deref(),
@@ -113,7 +132,7 @@ pub(super) async fn upsert(
         last_svix_id: svix_id,
     };
     let insert = diesel::insert_into(users::table)
-        .values(&row)
+        .values(row)
         .on_conflict(users::clerk_id)
         .do_update()
         .set(replace_all!());
@@ -126,14 +145,7 @@ pub(super) async fn upsert(
                 .eq(users::updated_at)
                 .and(excluded(users::last_svix_id).gt(users::last_svix_id))),
     );
-    let written = diesel::query_dsl::methods::FilterDsl::filter(insert, newer)
-        .execute(&mut conn)
-        .await?;
-    if written == 0 {
-        return Ok(Outcome::Stale);
-    }
-    replace_email_addresses(conn, user).await?;
-    Ok(Outcome::Applied)
+    Ok(diesel::query_dsl::methods::FilterDsl::filter(insert, newer))
 }
 
 /// Makes the stored addresses exactly the event's: the winning state is the whole truth.
