@@ -5,7 +5,7 @@ use clerk_sync_receiver::{Application, Settings};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings: Settings = clerk_sync_runtime::parse_or_exit();
-    clerk_sync_runtime::init_tracing(settings.common.log_format);
+    let _logs = clerk_sync_runtime::init_tracing(settings.common.log_format);
     let config = settings.into_config();
     let app = Application::build(config).await?;
     app.run_until_stopped().await

@@ -16,4 +16,4 @@ pub use settings::{
     parse_or_exit, redact_url,
 };
 pub use shutdown::shutdown_signal;
-pub use telemetry::{LogFormat, init_cli_tracing, init_tracing};
+pub use telemetry::{LogFormat, LogGuard, init_cli_tracing, init_tracing};

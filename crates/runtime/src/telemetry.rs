@@ -23,16 +23,32 @@ impl LogFormat {
     }
 }
 
+/// Keeps the log writer running; dropping it flushes what is still buffered. `main` holds it
+/// until the process ends.
+#[must_use = "log lines still buffered are lost when the guard is dropped early"]
+pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGuard);
+
 /// Starts the global subscriber. `RUST_LOG` refines the level; the default is `info`.
 ///
-/// Called once per process, by `main`; a second call (tests building several apps) is a
-/// no-op rather than a panic.
-pub fn init_tracing(format: Option<LogFormat>) {
+/// Lines are written by a thread of their own, so a request or a batch never waits on the
+/// write(2) to stdout, and under load many lines leave in one write instead of one each;
+/// when the log sink stalls so long that 128,000 lines are waiting, further lines are
+/// dropped rather than stalling the events.
+///
+/// Called once per process, by `main`; a second call (tests building several apps) does
+/// not replace the first subscriber.
+pub fn init_tracing(format: Option<LogFormat>) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::NONE)
-        .with_writer(std::io::stdout);
+        .with_writer(writer);
     let _ = match format.unwrap_or_else(LogFormat::detect) {
         LogFormat::Json => builder
             .json()
@@ -42,6 +58,7 @@ pub fn init_tracing(format: Option<LogFormat>) {
             .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
+    LogGuard(guard)
 }
 
 /// Tracing for the CLI: warnings and errors only (RUST_LOG refines), on stderr, so stdout

@@ -11,7 +11,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     if let Some(Command::Healthcheck) = settings.command {
         return Ok(clerk_sync_runtime::healthcheck(settings.metrics_bind).await);
     }
-    clerk_sync_runtime::init_tracing(settings.common.log_format);
+    let _logs = clerk_sync_runtime::init_tracing(settings.common.log_format);
     let worker = Worker::build(settings.into_config()).await?;
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
