@@ -1,6 +1,9 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use deadpool_redis::Pool;
+use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{Script, Value};
 
 use crate::{Entry, Keys};
@@ -52,6 +55,9 @@ pub enum EnqueueError {
     Full,
 }
 
+/// The enqueue script's source, for measuring what Redis alone makes of it.
+pub const ENQUEUE_SCRIPT: &str = include_str!("scripts/enqueue.lua");
+
 /// Appends verified events to `{prefix}:events` behind the duplicate guard.
 #[derive(Clone)]
 pub struct Enqueuer {
@@ -59,34 +65,104 @@ pub struct Enqueuer {
     keys: Keys,
     script: Script,
     config: EnqueuerConfig,
+    shared: Arc<[Slot]>,
+    next: Arc<AtomicUsize>,
+}
+
+/// Enqueues share a few connections instead of checking one out each: a multiplexed
+/// connection pipelines the scripts of concurrent requests, so 64 requests in flight cost
+/// Redis a handful of reads and writes instead of 64 of each, and no request pays the
+/// pool's PING on checkout. Two, so that one slow reply does not hold every request.
+const SHARED_CONNECTIONS: usize = 2;
+
+/// One shared connection, replaced when it fails.
+#[derive(Default)]
+struct Slot {
+    /// The connection, with a generation so that only the failing one is discarded.
+    current: Mutex<Option<(u64, MultiplexedConnection)>>,
+    /// Held while connecting, so that a burst after an outage opens one connection, not one
+    /// per request.
+    connecting: tokio::sync::Mutex<u64>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<(u64, MultiplexedConnection)> {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn discard(&self, generation: u64) {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if current.as_ref().is_some_and(|(g, _)| *g == generation) {
+            *current = None;
+        }
+    }
 }
 
 impl Enqueuer {
-    /// An enqueuer writing under `keys` through `pool`.
+    /// An enqueuer writing under `keys` through connections from `pool`.
     pub fn new(pool: Pool, keys: Keys, config: EnqueuerConfig) -> Self {
         Self {
             pool,
             keys,
-            script: Script::new(include_str!("scripts/enqueue.lua")),
+            script: Script::new(ENQUEUE_SCRIPT),
             config,
+            shared: (0..SHARED_CONNECTIONS).map(|_| Slot::default()).collect(),
+            next: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// Guard and append in one atomic step. The script is sent by SHA and loaded only when
     /// Redis does not know it (first use, or after a restart).
     pub async fn enqueue(&self, entry: &Entry) -> Result<EnqueueOutcome, EnqueueError> {
+        let slot = &self.shared[self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len()];
         let timeout = self.config.timeout;
-        tokio::time::timeout(timeout, self.enqueue_unbounded(entry))
-            .await
-            .map_err(|_| EnqueueError::Timeout(timeout))?
+        let mut generation = None;
+        let outcome = tokio::time::timeout(timeout, async {
+            let (g, mut conn) = self.connection(slot).await?;
+            generation = Some(g);
+            self.invoke(&mut conn, entry).await
+        })
+        .await
+        .unwrap_or(Err(EnqueueError::Timeout(timeout)));
+        // A connection that timed out or broke may be half-open: the next enqueue opens a
+        // new one rather than queueing behind it.
+        if let (Err(EnqueueError::Unavailable(_) | EnqueueError::Timeout(_)), Some(g)) =
+            (&outcome, generation)
+        {
+            slot.discard(g);
+        }
+        outcome
     }
 
-    async fn enqueue_unbounded(&self, entry: &Entry) -> Result<EnqueueOutcome, EnqueueError> {
-        let mut conn = self
+    async fn connection(&self, slot: &Slot) -> Result<(u64, MultiplexedConnection), EnqueueError> {
+        if let Some(current) = slot.current() {
+            return Ok(current);
+        }
+        let mut generation = slot.connecting.lock().await;
+        if let Some(current) = slot.current() {
+            return Ok(current);
+        }
+        let conn = self
             .pool
             .get()
             .await
             .map_err(|e| EnqueueError::Unavailable(Box::new(e)))?;
+        // Out of the pool for good: it is shared from here on, and replaced on failure.
+        let conn = deadpool_redis::Connection::take(conn);
+        *generation += 1;
+        *slot.current.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((*generation, conn.clone()));
+        Ok((*generation, conn))
+    }
+
+    async fn invoke(
+        &self,
+        conn: &mut MultiplexedConnection,
+        entry: &Entry,
+    ) -> Result<EnqueueOutcome, EnqueueError> {
         let mut invocation = self.script.key(self.keys.seen(&entry.svix_id));
         invocation
             .key(self.keys.events())
@@ -95,7 +171,7 @@ impl Enqueuer {
         for (name, value) in entry.fields() {
             invocation.arg(name).arg(value);
         }
-        let reply: Value = invocation.invoke_async(&mut *conn).await.map_err(|e| {
+        let reply: Value = invocation.invoke_async(conn).await.map_err(|e| {
             if e.code() == Some("HIGHWATER") {
                 EnqueueError::Full
             } else {

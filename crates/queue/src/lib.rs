@@ -45,7 +45,7 @@ pub use consumer::{Consumer, Delivery, QueueError};
 pub use dead_letters::{DeadLetter, DeadLetters};
 /// A pool of Redis connections.
 pub use deadpool_redis::Pool;
-pub use enqueue::{EnqueueError, EnqueueOutcome, Enqueuer, EnqueuerConfig};
+pub use enqueue::{ENQUEUE_SCRIPT, EnqueueError, EnqueueOutcome, Enqueuer, EnqueuerConfig};
 pub use entry::{Entry, EntryError, field};
 pub use keys::{CONSUMER_GROUP, Keys};
 pub use pool::{RedisPoolError, connect};
