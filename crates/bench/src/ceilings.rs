@@ -15,16 +15,59 @@ pub fn redis_xadd(
     requests: usize,
 ) -> anyhow::Result<f64> {
     let payload = "x".repeat(payload_len);
+    let rps = redis_benchmark(
+        cluster,
+        clients,
+        requests,
+        &["XADD", "{bench}:events", "*", "payload", &payload],
+    )?;
+    flush(cluster)?;
+    Ok(rps)
+}
+
+/// Runs per second of the receiver's enqueue script, as the receiver calls it (a guard key
+/// per event, the six entry fields, no high-water mark), `clients` at a time: what Redis
+/// alone makes of the atomic step the receiver cannot do without.
+pub fn redis_enqueue_script(
+    cluster: &Cluster,
+    payload_len: usize,
+    clients: usize,
+    requests: usize,
+) -> anyhow::Result<f64> {
+    let loaded = Command::new("redis-cli")
+        .args(["-p", &cluster.redis_port.to_string()])
+        .args(["SCRIPT", "LOAD", clerk_sync_queue::ENQUEUE_SCRIPT])
+        .output()?;
+    let sha = String::from_utf8_lossy(&loaded.stdout).trim().to_owned();
+    if sha.len() != 40 {
+        bail!("cannot load the enqueue script: {sha}");
+    }
+    let payload = "x".repeat(payload_len);
+    #[rustfmt::skip]
+    let args = [
+        "EVALSHA", &sha, "2", "{bench}:seen:__rand_int__", "{bench}:events", "86400", "0",
+        "svix_id", "msg_2bVgZ0p9fEPqvGYqUHQYNhlvz3R", "svix_timestamp", "1700000000",
+        "type", "user.updated", "payload", &payload, "received_at", "1700000000000",
+        "attempt", "0",
+    ];
+    let rps = redis_benchmark(cluster, clients, requests, &args)?;
+    flush(cluster)?;
+    Ok(rps)
+}
+
+/// `redis-benchmark` of one command; `__rand_int__` in it becomes a random number below 10^9,
+/// so guard keys do not repeat.
+fn redis_benchmark(
+    cluster: &Cluster,
+    clients: usize,
+    requests: usize,
+    command: &[&str],
+) -> anyhow::Result<f64> {
     let output = Command::new("redis-benchmark")
         .args(["-h", "127.0.0.1", "-p", &cluster.redis_port.to_string()])
-        .args([
-            "-c",
-            &clients.to_string(),
-            "-n",
-            &requests.to_string(),
-            "--csv",
-        ])
-        .args(["XADD", "{bench}:ceiling", "*", "payload", &payload])
+        .args(["-c", &clients.to_string(), "-n", &requests.to_string()])
+        .args(["-r", "1000000000", "--csv"])
+        .args(command)
         .output()
         .context("cannot run redis-benchmark (Debian: redis-tools)")?;
     let csv = String::from_utf8_lossy(&output.stdout);
@@ -34,18 +77,18 @@ pub fn redis_xadd(
         .nth(1)
         .and_then(|line| line.split(',').nth(1))
         .and_then(|field| field.trim_matches('"').parse::<f64>().ok());
-    let Some(rps) = rps else {
-        bail!("cannot read redis-benchmark's output: {csv}");
-    };
+    match rps {
+        Some(rps) => Ok(rps),
+        None => bail!("cannot read redis-benchmark's output: {csv}"),
+    }
+}
+
+/// Empties Redis, and its append-only file with it, so one ceiling does not slow the next.
+fn flush(cluster: &Cluster) -> anyhow::Result<()> {
     Command::new("redis-cli")
-        .args([
-            "-p",
-            &cluster.redis_port.to_string(),
-            "DEL",
-            "{bench}:ceiling",
-        ])
+        .args(["-p", &cluster.redis_port.to_string(), "FLUSHALL"])
         .output()?;
-    Ok(rps)
+    Ok(())
 }
 
 /// The SQL the worker runs for one `user.updated`: lock, record, tombstone check, newest-wins

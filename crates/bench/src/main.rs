@@ -144,10 +144,11 @@ async fn measure(cluster: &mut Cluster, args: &Args) -> anyhow::Result<Vec<Figur
         phases::reset(cluster, &db, &redis).await?;
         let payload_len = payload::user_updated(0, 0).len();
         f.redis_xadd = ceilings::redis_xadd(cluster, payload_len, 64, 200_000)?;
+        f.redis_script = ceilings::redis_enqueue_script(cluster, payload_len, 64, 200_000)?;
         f.pgbench_tps = ceilings::pgbench_per_event(cluster, 2, 10)?;
         println!(
-            "run {run}: ceilings: XADD {:.0}/s, pgbench {:.0} tx/s",
-            f.redis_xadd, f.pgbench_tps
+            "run {run}: ceilings: XADD {:.0}/s, enqueue script {:.0}/s, pgbench {:.0} tx/s",
+            f.redis_xadd, f.redis_script, f.pgbench_tps
         );
         runs.push(f);
     }
