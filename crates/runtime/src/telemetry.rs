@@ -23,6 +23,10 @@ impl LogFormat {
     }
 }
 
+/// Lines waiting for the writer at most: about 2.5 MB of JSON lines, a third of a second of the
+/// receiver's logging at saturation.
+const LOG_LINES_BUFFERED: usize = 8 * 1024;
+
 /// Keeps the log writer running; dropping it flushes what is still buffered. `main` holds it
 /// until the process ends.
 #[must_use = "log lines still buffered are lost when the guard is dropped early"]
@@ -31,9 +35,10 @@ pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGu
 /// Starts the global subscriber. `RUST_LOG` refines the level; the default is `info`.
 ///
 /// Lines are written by a thread of their own, so a request or a batch never waits on the
-/// write(2) to stdout, and under load many lines leave in one write instead of one each;
-/// when the log sink stalls so long that 128,000 lines are waiting, further lines are
-/// dropped rather than stalling the events.
+/// write(2) to stdout, and under load many lines leave in one write instead of one each.
+/// At most `LOG_LINES_BUFFERED` lines wait: when the log sink stalls longer than that,
+/// further lines are dropped rather than stalling the events or growing memory without
+/// bound (a flood of refused requests logs a line each).
 ///
 /// Called once per process, by `main`; a second call (tests building several apps) does
 /// not replace the first subscriber.
@@ -41,6 +46,7 @@ pub fn init_tracing(format: Option<LogFormat>) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .thread_name("log-writer")
+        .buffered_lines_limit(LOG_LINES_BUFFERED)
         .finish(std::io::BufWriter::with_capacity(
             64 * 1024,
             std::io::stdout(),
