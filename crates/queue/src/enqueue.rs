@@ -101,6 +101,21 @@ impl Slot {
     }
 }
 
+/// How one script call failed: on a connection that is gone, or otherwise.
+enum Invoked {
+    Broken(deadpool_redis::redis::RedisError),
+    Failed(EnqueueError),
+}
+
+impl From<Invoked> for EnqueueError {
+    fn from(invoked: Invoked) -> Self {
+        match invoked {
+            Invoked::Broken(e) => EnqueueError::Unavailable(Box::new(e)),
+            Invoked::Failed(e) => e,
+        }
+    }
+}
+
 impl Enqueuer {
     /// An enqueuer writing under `keys` through connections from `pool`.
     pub fn new(pool: Pool, keys: Keys, config: EnqueuerConfig) -> Self {
@@ -123,7 +138,22 @@ impl Enqueuer {
         let outcome = tokio::time::timeout(timeout, async {
             let (g, mut conn) = self.connection(slot).await?;
             generation = Some(g);
-            self.invoke(&mut conn, entry).await
+            match self.invoke(&mut conn, entry).await {
+                // A shared connection found broken (Redis restarted, a proxy cut it while
+                // idle) is replaced and the script sent once more, so the sender does not
+                // pay for a connection it never saw. Safe behind the guard: had the first
+                // script run before the connection broke, this one answers `Duplicate`,
+                // and the event is in the stream either way.
+                Err(Invoked::Broken(_)) => {
+                    slot.discard(g);
+                    let (g, mut conn) = self.connection(slot).await?;
+                    generation = Some(g);
+                    self.invoke(&mut conn, entry)
+                        .await
+                        .map_err(EnqueueError::from)
+                }
+                outcome => outcome.map_err(EnqueueError::from),
+            }
         })
         .await
         .unwrap_or(Err(EnqueueError::Timeout(timeout)));
@@ -162,7 +192,7 @@ impl Enqueuer {
         &self,
         conn: &mut MultiplexedConnection,
         entry: &Entry,
-    ) -> Result<EnqueueOutcome, EnqueueError> {
+    ) -> Result<EnqueueOutcome, Invoked> {
         let mut invocation = self.script.key(self.keys.seen(&entry.svix_id));
         invocation
             .key(self.keys.events())
@@ -173,9 +203,11 @@ impl Enqueuer {
         }
         let reply: Value = invocation.invoke_async(conn).await.map_err(|e| {
             if e.code() == Some("HIGHWATER") {
-                EnqueueError::Full
+                Invoked::Failed(EnqueueError::Full)
+            } else if e.is_connection_dropped() || e.is_io_error() || e.is_unrecoverable_error() {
+                Invoked::Broken(e)
             } else {
-                EnqueueError::Unavailable(Box::new(e))
+                Invoked::Failed(EnqueueError::Unavailable(Box::new(e)))
             }
         })?;
         match reply {
@@ -184,9 +216,9 @@ impl Enqueuer {
             )),
             Value::SimpleString(id) => Ok(EnqueueOutcome::Queued(id)),
             Value::Nil | Value::Boolean(false) => Ok(EnqueueOutcome::Duplicate),
-            other => Err(EnqueueError::Unavailable(
+            other => Err(Invoked::Failed(EnqueueError::Unavailable(
                 format!("unexpected reply from the enqueue script: {other:?}").into(),
-            )),
+            ))),
         }
     }
 

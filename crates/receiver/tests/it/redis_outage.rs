@@ -142,3 +142,29 @@ async fn a_redis_that_accepts_and_never_answers_is_503_within_the_bound() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_connection_cut_while_idle_costs_no_request_a_503() {
+    let proxy = Proxy::start("127.0.0.1:6379".parse().unwrap()).await;
+    let app = spawn_with(config(&format!("redis://127.0.0.1:{}", proxy.port()))).await;
+    // Enough deliveries that every shared connection is open.
+    for n in 0..4 {
+        let delivery = Delivery::signed(&format!("msg_before_{n}"), b"{}");
+        assert_eq!(app.post(&delivery).await.status(), 202);
+    }
+
+    // As when Redis restarts or a load balancer drops idle connections.
+    proxy.down();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    proxy.up();
+
+    for n in 0..4 {
+        let delivery = Delivery::signed(&format!("msg_after_{n}"), b"{}");
+        assert_eq!(
+            app.post(&delivery).await.status(),
+            202,
+            "delivery {n} after the cut"
+        );
+    }
+    assert_eq!(app.events().await.len(), 8);
+}
