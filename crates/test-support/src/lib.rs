@@ -9,10 +9,12 @@ use std::path::PathBuf;
 mod postgres;
 #[cfg(feature = "proxy")]
 mod proxy;
+mod redis_keys;
 #[cfg(feature = "postgres")]
 pub use postgres::{TestDatabase, database_url, with_database};
 #[cfg(feature = "proxy")]
 pub use proxy::Proxy;
+pub use redis_keys::{delete_keys, read_stream, redis_url};
 
 /// The corpus folder: `svix_vectors.json` and `clerk/<event type>__<source>.json`.
 pub fn corpus_dir() -> PathBuf {

@@ -5,15 +5,13 @@ use std::collections::HashMap;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use clerk_sync_queue::redis::{self, streams::StreamRangeReply};
+use clerk_sync_queue::redis;
 use clerk_sync_queue::{Enqueuer, EnqueuerConfig, Entry, Keys};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_clerk-sync");
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+pub use clerk_sync_test_support::redis_url;
 
 /// A prefix of its own; its keys are deleted on drop.
 pub struct Prefix {
@@ -83,43 +81,13 @@ impl Prefix {
 
     /// Every entry of a stream, fields as text.
     pub async fn stream(&self, key: &str) -> Vec<(String, HashMap<String, String>)> {
-        let reply: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(key)
-            .arg("-")
-            .arg("+")
-            .query_async(&mut self.conn().await)
-            .await
-            .unwrap();
-        reply
-            .ids
-            .into_iter()
-            .map(|e| {
-                let fields = e
-                    .map
-                    .into_iter()
-                    .map(|(k, v)| (k, redis::from_redis_value::<String>(v).unwrap()))
-                    .collect();
-                (e.id, fields)
-            })
-            .collect()
+        clerk_sync_test_support::read_stream(&mut self.conn().await, key).await
     }
 }
 
 impl Drop for Prefix {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(redis_url()) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(1)) else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(self.keys.pattern())
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
+        clerk_sync_test_support::delete_keys(&redis_url(), &self.keys.pattern());
     }
 }
 

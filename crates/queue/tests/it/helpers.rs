@@ -3,9 +3,7 @@ use std::time::Duration;
 use clerk_sync_queue::redis;
 use clerk_sync_queue::{Consumer, Enqueuer, EnqueuerConfig, Entry, Keys, Pool};
 
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+pub use clerk_sync_test_support::redis_url;
 
 /// A prefix of its own, deleted on drop.
 pub struct Queue {
@@ -88,18 +86,6 @@ impl Queue {
 
 impl Drop for Queue {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(redis_url()) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(1)) else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(self.keys.pattern())
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
+        clerk_sync_test_support::delete_keys(&redis_url(), &self.keys.pattern());
     }
 }

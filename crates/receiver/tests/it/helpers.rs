@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clerk_sync_queue::redis::{self, streams::StreamRangeReply};
+use clerk_sync_queue::redis;
 use clerk_sync_queue::{EnqueuerConfig, Keys};
 use clerk_sync_receiver::{Application, Config};
 use clerk_sync_signature::{SigningSecret, sign};
@@ -9,9 +9,7 @@ use clerk_sync_signature::{SigningSecret, sign};
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const OTHER_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+pub use clerk_sync_test_support::redis_url;
 
 pub fn now() -> u64 {
     SystemTime::now()
@@ -111,25 +109,7 @@ impl TestApp {
     /// Every entry of `{prefix}:events`, fields as raw bytes.
     pub async fn events(&self) -> Vec<(String, HashMap<String, Vec<u8>>)> {
         let mut conn = self.redis().await;
-        let reply: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(self.keys.events())
-            .arg("-")
-            .arg("+")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        reply
-            .ids
-            .into_iter()
-            .map(|entry| {
-                let fields = entry
-                    .map
-                    .into_iter()
-                    .map(|(k, v)| (k, redis::from_redis_value::<Vec<u8>>(v).unwrap()))
-                    .collect();
-                (entry.id, fields)
-            })
-            .collect()
+        clerk_sync_test_support::read_stream(&mut conn, &self.keys.events()).await
     }
 
     pub async fn key_count(&self) -> usize {
@@ -145,18 +125,6 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(self.redis_url.as_str()) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(1)) else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(self.keys.pattern())
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
+        clerk_sync_test_support::delete_keys(&self.redis_url, &self.keys.pattern());
     }
 }

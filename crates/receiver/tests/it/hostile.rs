@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use clerk_sync_queue::redis;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -350,23 +349,7 @@ async fn the_receivers_memory_stays_bounded_under_a_barrage() {
     drop(idle);
     let _ = child.kill();
     let _ = child.wait();
-    let mut conn = redis::Client::open(redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{{{prefix}}}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
+    clerk_sync_test_support::delete_keys(&redis_url(), &format!("{{{prefix}}}:*"));
     // 150 MB of oversized bodies went by; what stayed is the receiver's own footprint.
     assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
 }

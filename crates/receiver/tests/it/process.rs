@@ -170,17 +170,5 @@ async fn a_full_request_cycle_logs_the_id_but_never_the_secret_or_an_email() {
         );
     }
 
-    // Clean up the prefix's keys.
-    let client = clerk_sync_queue::redis::Client::open(redis_url()).unwrap();
-    let mut conn = client.get_connection().unwrap();
-    let keys: Vec<String> = clerk_sync_queue::redis::cmd("KEYS")
-        .arg(format!("{{{prefix}}}:*"))
-        .query(&mut conn)
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = clerk_sync_queue::redis::cmd("DEL")
-            .arg(keys)
-            .query(&mut conn)
-            .unwrap();
-    }
+    clerk_sync_test_support::delete_keys(&redis_url(), &format!("{{{prefix}}}:*"));
 }

@@ -1,14 +1,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use clerk_sync_queue::redis::{self, streams::StreamRangeReply};
+use clerk_sync_queue::redis;
 use clerk_sync_queue::{Enqueuer, EnqueuerConfig, Entry, Keys};
 use clerk_sync_test_support::TestDatabase;
 use clerk_sync_worker::{Backoff, Config, Worker};
 
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+pub use clerk_sync_test_support::redis_url;
 
 /// A stream prefix and a database of their own, and a way to queue events the way the
 /// receiver does. Keys and database are removed on drop.
@@ -91,25 +89,7 @@ impl Harness {
     /// Every entry of a stream, fields as text.
     pub async fn stream(&self, key: &str) -> Vec<(String, HashMap<String, String>)> {
         let mut conn = self.redis().await;
-        let reply: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(key)
-            .arg("-")
-            .arg("+")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        reply
-            .ids
-            .into_iter()
-            .map(|e| {
-                let fields = e
-                    .map
-                    .into_iter()
-                    .map(|(k, v)| (k, redis::from_redis_value::<String>(v).unwrap()))
-                    .collect();
-                (e.id, fields)
-            })
-            .collect()
+        clerk_sync_test_support::read_stream(&mut conn, key).await
     }
 
     pub async fn dlq(&self) -> Vec<(String, HashMap<String, String>)> {
@@ -163,19 +143,7 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(redis_url()) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(1)) else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(self.keys.pattern())
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
+        clerk_sync_test_support::delete_keys(&redis_url(), &self.keys.pattern());
     }
 }
 

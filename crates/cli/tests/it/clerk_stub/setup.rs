@@ -6,13 +6,11 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use clerk_sync_queue::Keys;
-use clerk_sync_queue::redis::{self, streams::StreamRangeReply};
+use clerk_sync_queue::redis;
 
 use super::KEY;
 
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+pub use clerk_sync_test_support::redis_url;
 
 /// A stream prefix of its own, the CLI run against it and a stub, and Redis reads. Its keys
 /// are deleted on drop.
@@ -77,42 +75,17 @@ impl Setup {
             .get_multiplexed_async_connection()
             .await
             .unwrap();
-        let reply: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(self.keys.events())
-            .arg("-")
-            .arg("+")
-            .query_async(&mut conn)
+        clerk_sync_test_support::read_stream(&mut conn, &self.keys.events())
             .await
-            .unwrap();
-        reply
-            .ids
             .into_iter()
-            .map(|entry| {
-                entry
-                    .map
-                    .into_iter()
-                    .map(|(k, v)| (k, redis::from_redis_value::<String>(v).unwrap()))
-                    .collect()
-            })
+            .map(|(_, fields)| fields)
             .collect()
     }
 }
 
 impl Drop for Setup {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(redis_url()) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(1)) else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(self.keys.pattern())
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
+        clerk_sync_test_support::delete_keys(&redis_url(), &self.keys.pattern());
     }
 }
 
