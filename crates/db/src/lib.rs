@@ -29,5 +29,5 @@ pub use apply::{ApplyOptions, DeleteMode, Outcome, Pending, apply_batch, apply_o
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use migrate::{MIGRATIONS, migration_status, run_migrations};
-pub use pool::{PgConn, PgPool, PoolConfig, build_pool, connect, ping};
+pub use pool::{PgConn, PgPool, PoolConfig, build_pool, connect, parse_database_url, ping};
 pub use processed::is_processed;

@@ -30,6 +30,15 @@ pub struct PoolConfig {
     pub connect_timeout: Duration,
 }
 
+/// Checks a `DATABASE_URL` as the pool will read it, for a settings parser: a malformed URL
+/// stops the process at start. The reason never quotes the value: it may hold a password.
+pub fn parse_database_url(value: &str) -> Result<String, String> {
+    match tokio_postgres::Config::from_str(value) {
+        Ok(_) => Ok(value.to_owned()),
+        Err(_) => Err("is not a valid PostgreSQL URL".into()),
+    }
+}
+
 /// Builds the pool. Connections are made lazily, so this succeeds while PostgreSQL is down;
 /// only a malformed URL fails here.
 pub fn build_pool(config: &PoolConfig) -> Result<PgPool, DbError> {

@@ -10,23 +10,27 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5
 /// The key namespace when nothing says otherwise: keys are `{clerk}:…`.
 pub const DEFAULT_STREAM_PREFIX: &str = "clerk";
 
-/// Settings every binary reads: where the queue is and how to log.
+/// Settings every binary reads: where the queue is and how to log. Global, so a flag may
+/// come before or after a subcommand (`clerk-sync dlq list --redis-url …`).
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Redis server (`rediss://` for TLS). May hold a password, so it is never printed.
     #[arg(
         long,
+        global = true,
         env = "REDIS_URL",
         value_name = "REDIS_URL",
         default_value = DEFAULT_REDIS_URL,
         hide_env_values = true,
-        hide_default_value = false
+        hide_default_value = false,
+        value_parser = parse_redis_url
     )]
     pub redis_url: String,
 
     /// Key namespace: every key is `{PREFIX}:…`, one hash tag for Redis Cluster.
     #[arg(
         long,
+        global = true,
         env = "STREAM_PREFIX",
         value_name = "STREAM_PREFIX",
         default_value = DEFAULT_STREAM_PREFIX,
@@ -35,8 +39,25 @@ pub struct CommonArgs {
     pub stream_prefix: String,
 
     /// Log format; `json` when stdout is not a terminal, otherwise `pretty`.
-    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum)]
+    #[arg(
+        long,
+        global = true,
+        env = "LOG_FORMAT",
+        value_name = "LOG_FORMAT",
+        value_enum
+    )]
     pub log_format: Option<LogFormat>,
+}
+
+/// The check the Redis client makes before connecting, made while parsing, so that a
+/// malformed URL stops the process at start like any other bad setting. The reason never
+/// quotes the value: it may hold a password.
+fn parse_redis_url(value: &str) -> Result<String, String> {
+    use redis::IntoConnectionInfo as _;
+    match value.into_connection_info() {
+        Ok(_) => Ok(value.to_owned()),
+        Err(_) => Err("is not a valid Redis URL (redis://, rediss:// or unix://)".into()),
+    }
 }
 
 /// A prefix ends up inside `{…}`, so braces would break the hash tag.

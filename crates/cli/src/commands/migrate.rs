@@ -9,7 +9,7 @@ use clerk_sync_runtime::DEFAULT_DATABASE_URL;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// PostgreSQL. May hold a password, so it is never printed.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, hide_default_value = true)]
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, hide_default_value = true, value_parser = clerk_sync_db::parse_database_url)]
     pub database_url: String,
 
     /// Only list applied and pending migrations; change nothing.

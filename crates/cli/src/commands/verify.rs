@@ -43,7 +43,8 @@ pub struct Args {
         value_name = "DATABASE_URL",
         default_value = DEFAULT_DATABASE_URL,
         hide_env_values = true,
-        hide_default_value = true
+        hide_default_value = true,
+        value_parser = clerk_sync_db::parse_database_url
     )]
     database_url: String,
 

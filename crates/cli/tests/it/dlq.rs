@@ -1,3 +1,4 @@
+use std::process::Command;
 use std::time::Duration;
 
 use clerk_sync_test_support::TestDatabase;
@@ -92,6 +93,38 @@ async fn list_shows_each_dead_letter_with_its_reason() {
     )
     .unwrap();
     assert_eq!(limited.as_array().unwrap().len(), 2);
+
+    // The settings as flags, before or after the verb, in place of the environment.
+    let url = crate::queue::redis_url();
+    for args in [
+        vec![
+            "--redis-url",
+            &url,
+            "--stream-prefix",
+            &prefix.name,
+            "dlq",
+            "list",
+            "--json",
+        ],
+        vec![
+            "dlq",
+            "list",
+            "--json",
+            "--redis-url",
+            &url,
+            "--stream-prefix",
+            &prefix.name,
+        ],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_clerk-sync"))
+            .env_clear()
+            .args(&args)
+            .output()
+            .unwrap();
+        let listed: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{args:?}: {}", stderr(&output)));
+        assert_eq!(listed.as_array().unwrap().len(), 3, "{args:?}");
+    }
 }
 
 #[tokio::test]

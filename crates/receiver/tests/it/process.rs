@@ -53,6 +53,20 @@ fn a_malformed_number_is_named() {
 }
 
 #[test]
+fn a_malformed_redis_url_is_named_but_never_printed() {
+    let output = receiver()
+        .env("CLERK_WEBHOOK_SIGNING_SECRET", SECRET)
+        .env("REDIS_URL", "http://:hunter2@cache:6379")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("REDIS_URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
 fn help_never_shows_the_secret() {
     let output = receiver()
         .env("CLERK_WEBHOOK_SIGNING_SECRET", SECRET)

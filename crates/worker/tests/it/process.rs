@@ -47,9 +47,12 @@ fn malformed_settings_are_named_and_exit_2() {
         ("RETRY_BASE_MS", "-1"),
         ("STREAM_PREFIX", "a}b"),
         ("WORKER_METRICS_BIND", "nowhere"),
+        ("REDIS_URL", "http://:hunter2@cache:6379"),
+        ("DATABASE_URL", "postgres://app:hunter2@db:notaport/clerk"),
     ] {
         let stderr = refused(worker().env(var, value));
         assert!(stderr.contains(var), "{var}={value}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{var}: {stderr}");
     }
 }
 
