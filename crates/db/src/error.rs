@@ -12,6 +12,12 @@ pub enum DbError {
     /// event: wait for the database, use up no attempt.
     #[error("PostgreSQL is unavailable: {0}")]
     Unavailable(String),
+    /// A lock another session holds was not released within `lock_timeout`: another worker
+    /// is applying an event of the same object, or a stalled session holds it until the
+    /// server ends that session. Nothing is wrong with this event, so it must use up no
+    /// attempt: hand it back and try again after a pause.
+    #[error("waited too long for a lock another session holds: {0}")]
+    Contended(String),
     /// This attempt failed, a later one may not: serialization failure, deadlock, statement
     /// timeout, a parent row not there yet. Retry with backoff.
     #[error("{0}")]
@@ -82,6 +88,8 @@ fn classify_message(message: &str) -> DbError {
         "remaining connection slots",
         "cannot execute",
     ];
+    // 55P03, lock_not_available: `lock_timeout` or NOWAIT.
+    const CONTENDED: &[&str] = &["lock timeout", "could not obtain lock"];
     const PERMANENT: &[&str] = &[
         "invalid byte sequence",
         "unsupported Unicode escape sequence",
@@ -94,6 +102,8 @@ fn classify_message(message: &str) -> DbError {
     let owned = message.to_owned();
     if UNAVAILABLE.iter().any(|m| message.contains(m)) {
         DbError::Unavailable(owned)
+    } else if CONTENDED.iter().any(|m| message.contains(m)) {
+        DbError::Contended(owned)
     } else if PERMANENT.iter().any(|m| message.contains(m)) {
         DbError::Permanent(owned)
     } else {
@@ -125,6 +135,13 @@ mod tests {
                 "canceling statement due to statement timeout"
             ),
             DbError::Transient(_)
+        ));
+        assert!(matches!(
+            classify(
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to lock timeout"
+            ),
+            DbError::Contended(_)
         ));
         assert!(matches!(
             classify(

@@ -24,6 +24,13 @@ pub struct PoolConfig {
     pub max_size: usize,
     /// `statement_timeout` on every connection: the bound on one statement.
     pub statement_timeout: Duration,
+    /// `lock_timeout` on every connection: how long a statement waits for a lock another
+    /// session holds before it fails with [`DbError::Contended`]. Zero waits forever.
+    pub lock_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` on every connection: a session that opened a
+    /// transaction and then went silent this long (its process frozen, its network cut) is
+    /// ended by the server, which releases its locks. Zero never ends it.
+    pub idle_in_transaction_timeout: Duration,
     /// `application_name`, so `pg_stat_activity` shows who is connected.
     pub application_name: String,
     /// Bound on connecting and on waiting for a free connection.
@@ -44,12 +51,7 @@ pub fn parse_database_url(value: &str) -> Result<String, String> {
 pub fn build_pool(config: &PoolConfig) -> Result<PgPool, DbError> {
     let pg = tokio_postgres::Config::from_str(&config.url)
         .map_err(|_| DbError::Permanent("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
-    let setup = Setup {
-        pg,
-        statement_timeout: config.statement_timeout,
-        application_name: config.application_name.clone(),
-        connect_timeout: config.connect_timeout,
-    };
+    let setup = Setup::new(pg, config);
     let mut manager_config = ManagerConfig::default();
     manager_config.custom_setup = Box::new(move |_url| setup.clone().connect().boxed());
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
@@ -70,37 +72,69 @@ pub fn build_pool(config: &PoolConfig) -> Result<PgPool, DbError> {
 pub async fn connect(config: &PoolConfig) -> Result<AsyncPgConnection, DbError> {
     let pg = tokio_postgres::Config::from_str(&config.url)
         .map_err(|_| DbError::Permanent("DATABASE_URL is not a valid PostgreSQL URL".into()))?;
-    Setup {
-        pg,
-        statement_timeout: config.statement_timeout,
-        application_name: config.application_name.clone(),
-        connect_timeout: config.connect_timeout,
-    }
-    .connect()
-    .await
-    .map_err(DbError::from)
+    Setup::new(pg, config)
+        .connect()
+        .await
+        .map_err(DbError::from)
 }
+
+/// TCP keepalive probes start after this much silence on a connection...
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+/// ...are sent this far apart...
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// ...and this many unanswered ones end the connection: a peer gone without a word (a
+/// partition, a host powered off) is noticed in about 25 s rather than the kernel's two hours.
+const KEEPALIVE_RETRIES: u32 = 3;
+/// Data sent and not acknowledged for this long ends the connection (`TCP_USER_TIMEOUT`):
+/// the same bound while a request is on the wire, where keepalives do not probe.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 struct Setup {
     pg: tokio_postgres::Config,
     statement_timeout: Duration,
+    lock_timeout: Duration,
+    idle_in_transaction_timeout: Duration,
     application_name: String,
     connect_timeout: Duration,
 }
 
 impl Setup {
+    fn new(pg: tokio_postgres::Config, config: &PoolConfig) -> Self {
+        Self {
+            pg,
+            statement_timeout: config.statement_timeout,
+            lock_timeout: config.lock_timeout,
+            idle_in_transaction_timeout: config.idle_in_transaction_timeout,
+            application_name: config.application_name.clone(),
+            connect_timeout: config.connect_timeout,
+        }
+    }
+
     async fn connect(mut self) -> diesel::ConnectionResult<AsyncPgConnection> {
-        // Set at connect time, so no pooled connection ever runs without the bound.
+        // Set at connect time, so no pooled connection ever runs without the bounds. The
+        // server's keepalives matter as much as ours: they let PostgreSQL end the session of
+        // a worker it can no longer reach, and with it the locks that session holds.
         let options = format!(
-            "{} -c statement_timeout={}",
+            "{} -c statement_timeout={} -c lock_timeout={} -c idle_in_transaction_session_timeout={} \
+             -c tcp_keepalives_idle={} -c tcp_keepalives_interval={} -c tcp_keepalives_count={}",
             self.pg.get_options().unwrap_or_default(),
-            self.statement_timeout.as_millis()
+            self.statement_timeout.as_millis(),
+            self.lock_timeout.as_millis(),
+            self.idle_in_transaction_timeout.as_millis(),
+            KEEPALIVE_IDLE.as_secs(),
+            KEEPALIVE_INTERVAL.as_secs(),
+            KEEPALIVE_RETRIES,
         );
         self.pg
             .options(options.trim())
             .application_name(&self.application_name)
-            .connect_timeout(self.connect_timeout);
+            .connect_timeout(self.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES)
+            .tcp_user_timeout(TCP_USER_TIMEOUT);
         let timed_out =
             || diesel::ConnectionError::BadConnection("timed out connecting to PostgreSQL".into());
         let failed =

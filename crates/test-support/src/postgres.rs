@@ -127,6 +127,8 @@ async fn ensure_template(admin: &tokio_postgres::Client, server: &str) -> String
             url: with_database(server, &building),
             max_size: 1,
             statement_timeout: Duration::from_secs(60),
+            lock_timeout: std::time::Duration::ZERO,
+            idle_in_transaction_timeout: std::time::Duration::ZERO,
             application_name: "clerk-sync-tests".into(),
             connect_timeout: Duration::from_secs(10),
         };

@@ -23,6 +23,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_size: 1,
         // A migration may rewrite a large table: no statement timeout.
         statement_timeout: Duration::ZERO,
+        lock_timeout: std::time::Duration::ZERO,
+        idle_in_transaction_timeout: std::time::Duration::ZERO,
         application_name: "clerk-sync migrate".into(),
         connect_timeout: Duration::from_secs(10),
     };

@@ -203,6 +203,8 @@ async fn read_database(
         max_size: 1,
         // Whole tables are read; a large instance takes a while.
         statement_timeout: Duration::from_secs(600),
+        lock_timeout: std::time::Duration::ZERO,
+        idle_in_transaction_timeout: std::time::Duration::ZERO,
         application_name: "clerk-sync verify".into(),
         connect_timeout: Duration::from_secs(10),
     };

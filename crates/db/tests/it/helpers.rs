@@ -13,6 +13,8 @@ pub fn pool_config(url: &str) -> PoolConfig {
         url: url.to_owned(),
         max_size: 4,
         statement_timeout: Duration::from_secs(10),
+        lock_timeout: std::time::Duration::ZERO,
+        idle_in_transaction_timeout: std::time::Duration::ZERO,
         application_name: "clerk-sync-db-tests".into(),
         connect_timeout: Duration::from_secs(5),
     }
