@@ -45,6 +45,7 @@ pub struct Consumer {
     retry: Script,
     dead_letter: Script,
     hand_back: Script,
+    keep: Script,
 }
 
 impl Consumer {
@@ -58,6 +59,7 @@ impl Consumer {
             retry: Script::new(include_str!("scripts/retry.lua")),
             dead_letter: Script::new(include_str!("scripts/dead_letter.lua")),
             hand_back: Script::new(include_str!("scripts/hand_back.lua")),
+            keep: Script::new(include_str!("scripts/keep.lua")),
         }
     }
 
@@ -202,6 +204,28 @@ impl Consumer {
     /// Acknowledges the entry and parks it in `{prefix}:retry`, due in `delay`, with
     /// `attempt` raised by one. `false` when the entry is no longer this consumer's.
     pub async fn retry(&self, id: &str, delay: Duration, error: &str) -> Result<bool, QueueError> {
+        self.park(id, delay, error, 1).await
+    }
+
+    /// Like [`Consumer::retry`], with `attempt` unchanged: for an event that could not be
+    /// tried through no fault of its own (a lock another worker holds), which must never
+    /// use up attempts on its way to the dead-letter stream.
+    pub async fn postpone(
+        &self,
+        id: &str,
+        delay: Duration,
+        error: &str,
+    ) -> Result<bool, QueueError> {
+        self.park(id, delay, error, 0).await
+    }
+
+    async fn park(
+        &self,
+        id: &str,
+        delay: Duration,
+        error: &str,
+        counted: u32,
+    ) -> Result<bool, QueueError> {
         let mut conn = self.conn().await?;
         let moved: i64 = self
             .retry
@@ -212,9 +236,26 @@ impl Consumer {
             .arg(&self.name)
             .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
             .arg(error)
+            .arg(counted)
             .invoke_async(&mut *conn)
             .await?;
         Ok(moved == 1)
+    }
+
+    /// Tells the group this consumer is still working on `ids`: their idle time starts
+    /// again, so [`Consumer::claim_idle`] elsewhere does not take them. Entries another
+    /// consumer has claimed meanwhile stay with it. Returns how many are still ours.
+    pub async fn keep(&self, ids: &[&str]) -> Result<u64, QueueError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn().await?;
+        let mut invocation = self.keep.key(self.keys.events());
+        invocation.arg(CONSUMER_GROUP).arg(&self.name);
+        for id in ids {
+            invocation.arg(*id);
+        }
+        Ok(invocation.invoke_async(&mut *conn).await?)
     }
 
     /// Acknowledges the entry and appends it to `{prefix}:dlq` with `error`, `failed_at` and

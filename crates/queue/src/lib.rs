@@ -22,6 +22,8 @@
 //! - to retry later: `retry.lua` acknowledges it and adds it to `{prefix}:retry` with
 //!   `attempt + 1`, scored by its due time; a [`Promoter`] in every worker moves due entries
 //!   back (`promote.lua`), each move atomic, so two promoters never promote one twice;
+//! - postponed (a lock another worker holds): the same script with `attempt` unchanged, so
+//!   contention never uses up attempts;
 //! - given up on: `dead_letter.lua` acknowledges it and appends it to `{prefix}:dlq` with
 //!   `error`, `failed_at` and `attempts`;
 //! - handed back unapplied (Postgres down, shutting down): `hand_back.lua` appends it again
@@ -29,6 +31,8 @@
 //!
 //! The scripts settle an entry only while it is pending for the calling consumer, so an
 //! entry claimed away (XAUTOCLAIM after `CLAIM_IDLE_MS`) is settled by its new owner alone.
+//! While a worker applies entries it refreshes their idle time (`keep.lua`, XCLAIM JUSTID on
+//! the entries still its own), so only a stalled or dead worker's entries are ever claimed.
 //! [`DeadLetters`] lists, replays and purges dead letters, each one atomically. Every field
 //! is UTF-8 text (the payload is the body byte for byte) so `redis-cli` shows it as is.
 

@@ -10,11 +10,13 @@ mod postgres;
 #[cfg(feature = "proxy")]
 mod proxy;
 mod redis_keys;
+mod wait;
 #[cfg(feature = "postgres")]
 pub use postgres::{TestDatabase, database_url, with_database};
 #[cfg(feature = "proxy")]
 pub use proxy::Proxy;
 pub use redis_keys::{delete_keys, read_stream, redis_url};
+pub use wait::{eventually, try_eventually};
 
 /// The corpus folder: `svix_vectors.json` and `clerk/<event type>__<source>.json`.
 pub fn corpus_dir() -> PathBuf {

@@ -14,6 +14,11 @@ pub enum Failure {
     /// PostgreSQL refuses): dead-lettered at once.
     #[error("{0}")]
     Permanent(String),
+    /// A lock another session holds was not released in time (another worker applies an
+    /// event of the same object, or a stalled session holds it until PostgreSQL ends that
+    /// session): postponed with backoff, no attempt used up, never dead-lettered for it.
+    #[error("{0}")]
+    Contended(String),
     /// PostgreSQL as a whole is unreachable: the event is handed back unharmed, no attempt
     /// is used up, and the worker waits for the database.
     #[error("{0}")]
@@ -24,6 +29,7 @@ impl From<DbError> for Failure {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Unavailable(_) => Self::DatabaseDown(error.to_string()),
+            DbError::Contended(_) => Self::Contended(error.to_string()),
             DbError::Transient(m) => Self::Transient(m),
             DbError::Permanent(m) => Self::Permanent(m),
         }

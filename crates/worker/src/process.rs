@@ -22,6 +22,8 @@ pub(crate) struct Processor {
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
     pub(crate) attempt_timeout: Duration,
+    /// How often the entries in hand are kept from being claimed (see [`Consumer::keep`]).
+    pub(crate) keep_every: Duration,
 }
 
 /// What became of a batch.
@@ -46,7 +48,35 @@ impl Processor {
     /// Parses, applies and settles `deliveries`. A Redis error leaves the unsettled ones
     /// pending for this consumer, to be claimed again after `CLAIM_IDLE_MS`; since their
     /// effects are recorded in `processed_webhooks`, applying them again changes nothing.
+    ///
+    /// While it works, it keeps telling the group that these entries are still its own, so
+    /// a batch retried one event at a time, or a slow one, is never claimed by another
+    /// worker while this one is alive.
     pub(crate) async fn process(&self, deliveries: Vec<Delivery>) -> Result<Processed, QueueError> {
+        let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
+        let work = self.settle_all(deliveries);
+        tokio::pin!(work);
+        let mut keep = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.keep_every,
+            self.keep_every,
+        );
+        keep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                result = &mut work => return result,
+                _ = keep.tick() => {
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    // A failed refresh only risks a claim that the owner checks in every
+                    // settling script make harmless; the work goes on.
+                    if let Err(error) = self.consumer.keep(&ids).await {
+                        tracing::warn!(%error, "cannot refresh the entries in hand");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn settle_all(&self, deliveries: Vec<Delivery>) -> Result<Processed, QueueError> {
         let mut items = Vec::with_capacity(deliveries.len());
         let mut ignored = Vec::new();
         for delivery in deliveries {
@@ -214,13 +244,27 @@ impl Processor {
         let attempts = item.attempt.saturating_add(1);
         let event_type = &item.event.event_type;
         match failure {
+            Failure::Contended(error) => {
+                let delay = self.backoff.delay(item.attempt);
+                if self.consumer.postpone(&item.id, delay, &error).await? {
+                    tracing::info!(
+                        svix_id = %item.svix_id, event_type = %event_type,
+                        retry_in_ms = delay.as_millis() as u64, %error,
+                        "postponed: another session holds a lock this event needs; no attempt used"
+                    );
+                    m::settled(event_type, "postponed");
+                }
+                Ok(())
+            }
             Failure::Transient(error) if attempts < self.max_attempts => {
                 let delay = self.backoff.delay(item.attempt);
-                tracing::warn!(
-                    svix_id = %item.svix_id, event_type = %event_type, attempt = attempts,
-                    retry_in_ms = delay.as_millis() as u64, %error, "attempt failed; retrying later"
-                );
+                // Logged only when it happened: an entry claimed away meanwhile is its new
+                // owner's to settle.
                 if self.consumer.retry(&item.id, delay, &error).await? {
+                    tracing::warn!(
+                        svix_id = %item.svix_id, event_type = %event_type, attempt = attempts,
+                        retry_in_ms = delay.as_millis() as u64, %error, "attempt failed; retrying later"
+                    );
                     m::settled(event_type, "retried");
                 }
                 Ok(())
@@ -258,8 +302,8 @@ impl Processor {
         error: &str,
         attempts: u64,
     ) -> Result<(), QueueError> {
-        tracing::warn!(%svix_id, %event_type, entry = %id, attempts, %error, "dead-lettered");
         if self.consumer.dead_letter(id, error, attempts).await? {
+            tracing::warn!(%svix_id, %event_type, entry = %id, attempts, %error, "dead-lettered");
             m::settled(event_type, "dead_lettered");
         }
         Ok(())
@@ -268,7 +312,9 @@ impl Processor {
     async fn hand_back(&self, items: &[Item]) -> Result<(), QueueError> {
         let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         let handed = self.consumer.hand_back(&ids).await?;
-        tracing::info!(handed, "handed back unapplied entries");
+        if handed > 0 {
+            tracing::info!(handed, "handed back unapplied entries");
+        }
         Ok(())
     }
 

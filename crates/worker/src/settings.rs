@@ -19,6 +19,9 @@ pub const DEFAULT_RETRY_MAX_MS: u64 = 3_600_000;
 pub const DEFAULT_CLAIM_IDLE_MS: u64 = 60_000;
 /// The bound on one attempt (one batch's transaction), ms.
 pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 30_000;
+/// The longest a statement waits for a lock another session holds, unless set: short, so
+/// that contention is noticed and the event postponed long before its attempt times out.
+pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 5_000;
 /// Events in flight per process. With the default batch size, two transactions at a time:
 /// on a small machine that keeps Postgres busy without making its own workers queue on it.
 pub const DEFAULT_CONCURRENCY: usize = 128;
@@ -78,6 +81,19 @@ pub struct Settings {
     #[arg(long, env = "ATTEMPT_TIMEOUT_MS", value_name = "ATTEMPT_TIMEOUT_MS", default_value_t = DEFAULT_ATTEMPT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub attempt_timeout_ms: u64,
 
+    /// How long a statement waits for a lock another session holds before the event is
+    /// postponed (no attempt used up), ms. Default: 5000, or half of ATTEMPT_TIMEOUT_MS when
+    /// that is shorter. Must be shorter than ATTEMPT_TIMEOUT_MS.
+    #[arg(long, env = "LOCK_TIMEOUT_MS", value_name = "LOCK_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub lock_timeout_ms: Option<u64>,
+
+    /// A worker session that opened a transaction and then went silent this long (frozen,
+    /// partitioned) is ended by PostgreSQL, releasing its locks, ms. Default:
+    /// ATTEMPT_TIMEOUT_MS. Must be shorter than CLAIM_IDLE_MS, so the locks are free before
+    /// another worker takes the stalled worker's entries over.
+    #[arg(long, env = "IDLE_IN_TRANSACTION_TIMEOUT_MS", value_name = "IDLE_IN_TRANSACTION_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_in_transaction_timeout_ms: Option<u64>,
+
     /// Events in flight per process.
     #[arg(long, env = "WORKER_CONCURRENCY", value_name = "WORKER_CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY, value_parser = positive)]
     pub concurrency: usize,
@@ -130,6 +146,22 @@ impl Settings {
                 self.claim_idle_ms, self.attempt_timeout_ms
             ));
         }
+        if let Some(lock) = self.lock_timeout_ms
+            && lock >= self.attempt_timeout_ms
+        {
+            clerk_sync_runtime::config_error(&format!(
+                "LOCK_TIMEOUT_MS ({lock} ms) must be shorter than ATTEMPT_TIMEOUT_MS ({} ms); otherwise waiting for another worker's lock counts as a failed attempt",
+                self.attempt_timeout_ms
+            ));
+        }
+        if let Some(idle) = self.idle_in_transaction_timeout_ms
+            && idle >= self.claim_idle_ms
+        {
+            clerk_sync_runtime::config_error(&format!(
+                "IDLE_IN_TRANSACTION_TIMEOUT_MS ({idle} ms) must be shorter than CLAIM_IDLE_MS ({} ms); otherwise a stalled worker still holds its locks when its entries are taken over",
+                self.claim_idle_ms
+            ));
+        }
         Config {
             redis_url: self.common.redis_url,
             database_url: self.database_url,
@@ -143,6 +175,10 @@ impl Settings {
             },
             claim_idle: Duration::from_millis(self.claim_idle_ms),
             attempt_timeout: Duration::from_millis(self.attempt_timeout_ms),
+            lock_timeout: self.lock_timeout_ms.map(Duration::from_millis),
+            idle_in_transaction_timeout: self
+                .idle_in_transaction_timeout_ms
+                .map(Duration::from_millis),
             concurrency: self.concurrency,
             batch_size: self.batch_size.min(self.concurrency),
             user_delete_mode: match self.user_delete_mode {
@@ -191,6 +227,10 @@ pub struct Config {
     pub claim_idle: Duration,
     /// See `ATTEMPT_TIMEOUT_MS`.
     pub attempt_timeout: Duration,
+    /// See `LOCK_TIMEOUT_MS`; `None` derives it from `attempt_timeout`.
+    pub lock_timeout: Option<Duration>,
+    /// See `IDLE_IN_TRANSACTION_TIMEOUT_MS`; `None` is `attempt_timeout`.
+    pub idle_in_transaction_timeout: Option<Duration>,
     /// See `WORKER_CONCURRENCY`.
     pub concurrency: usize,
     /// See `WORKER_BATCH_SIZE`.
@@ -207,5 +247,24 @@ impl Config {
     /// Transactions applied at once: enough batches to keep `concurrency` events in flight.
     pub fn pipelines(&self) -> usize {
         self.concurrency.div_ceil(self.batch_size).max(1)
+    }
+
+    /// Each connection's `lock_timeout`.
+    pub fn session_lock_timeout(&self) -> Duration {
+        self.lock_timeout.unwrap_or_else(|| {
+            Duration::from_millis(DEFAULT_LOCK_TIMEOUT_MS).min(self.attempt_timeout / 2)
+        })
+    }
+
+    /// Each connection's `idle_in_transaction_session_timeout`.
+    pub fn session_idle_timeout(&self) -> Duration {
+        self.idle_in_transaction_timeout
+            .unwrap_or(self.attempt_timeout)
+    }
+
+    /// How often a pipeline tells the group it still holds its entries: well inside
+    /// `claim_idle`, so a live worker's entries are never taken over.
+    pub fn keep_every(&self) -> Duration {
+        (self.claim_idle / 4).max(Duration::from_millis(50))
     }
 }

@@ -47,6 +47,18 @@ impl Worker {
     /// Connects (lazily), checks Redis's eviction policy, creates the consumer group, runs
     /// the migrations when asked, and binds the metrics listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::start(config, &CancellationToken::new())
+            .await?
+            .context("stopped while starting")
+    }
+
+    /// [`Worker::build`], given up when `shutdown` is cancelled first: `None` then. Waiting
+    /// for PostgreSQL to answer the migrations stops at once; migrations already running
+    /// finish first (each runs in its own transaction), so nothing is left half-done.
+    pub async fn start(
+        config: Config,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<Self>> {
         // A read blocks for `read_block`; every other command answers in far less.
         let response_timeout = config.read_block + Duration::from_secs(5);
         let redis = clerk_sync_queue::connect(
@@ -59,6 +71,8 @@ impl Worker {
             url: config.database_url.clone(),
             max_size: config.pipelines() + 1,
             statement_timeout: config.attempt_timeout,
+            lock_timeout: config.session_lock_timeout(),
+            idle_in_transaction_timeout: config.session_idle_timeout(),
             application_name: format!("clerk-sync-worker {}", config.consumer_name),
             connect_timeout: Duration::from_secs(5),
         })?;
@@ -70,8 +84,11 @@ impl Worker {
             // Not fatal: reads recreate the group once Redis answers.
             tracing::warn!(%error, "cannot create the consumer group yet");
         }
-        if config.migrate_on_start {
-            migrate(&config).await?;
+        if config.migrate_on_start && !migrate(&config, shutdown).await? {
+            return Ok(None);
+        }
+        if shutdown.is_cancelled() {
+            return Ok(None);
         }
         crate::metrics::handle();
         let listener = TcpListener::bind(config.metrics_bind)
@@ -97,6 +114,7 @@ impl Worker {
                 max_attempts: config.max_attempts,
                 backoff: config.backoff,
                 attempt_timeout: config.attempt_timeout,
+                keep_every: config.keep_every(),
             },
             promoter: Promoter::new(redis.clone(), keys.clone()),
             health: DatabaseHealth::new(db.clone()),
@@ -106,10 +124,10 @@ impl Worker {
             keys,
             config,
         });
-        Ok(Self {
+        Ok(Some(Self {
             shared,
             listener: Some(listener),
-        })
+        }))
     }
 
     /// The metrics listener's port.
@@ -305,19 +323,26 @@ async fn promote_forever(shared: Arc<Shared>, shutdown: CancellationToken) {
     }
 }
 
-/// Runs the migrations, waiting for PostgreSQL to answer first.
-async fn migrate(config: &Config) -> anyhow::Result<()> {
+/// Runs the migrations, waiting for PostgreSQL to answer first; `false` when `shutdown`
+/// came while waiting.
+async fn migrate(config: &Config, shutdown: &CancellationToken) -> anyhow::Result<bool> {
     let pool_config = PoolConfig {
         url: config.database_url.clone(),
         max_size: 1,
         // Migrations may rewrite tables: no statement timeout.
         statement_timeout: Duration::ZERO,
+        lock_timeout: Duration::ZERO,
+        idle_in_transaction_timeout: Duration::ZERO,
         application_name: "clerk-sync-worker migrations".into(),
         connect_timeout: Duration::from_secs(5),
     };
     let mut attempt = 0;
     loop {
-        match clerk_sync_db::connect(&pool_config).await {
+        let connected = tokio::select! {
+            connected = clerk_sync_db::connect(&pool_config) => connected,
+            () = shutdown.cancelled() => return Ok(false),
+        };
+        match connected {
             Ok(conn) => {
                 let applied = clerk_sync_db::run_migrations(conn)
                     .await
@@ -325,12 +350,15 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
                 if !applied.is_empty() {
                     tracing::info!(?applied, "migrations applied");
                 }
-                return Ok(());
+                return Ok(true);
             }
             Err(error) if attempt < 30 => {
                 attempt += 1;
                 tracing::warn!(%error, "PostgreSQL does not answer yet; retrying the migrations");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = shutdown.cancelled() => return Ok(false),
+                }
             }
             Err(error) => {
                 return Err(error).context("PostgreSQL did not answer for the migrations");

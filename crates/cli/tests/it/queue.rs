@@ -114,6 +114,8 @@ pub fn worker_config(prefix: &Prefix, database_url: &str) -> clerk_sync_worker::
         },
         claim_idle: Duration::from_secs(60),
         attempt_timeout: Duration::from_millis(300),
+        lock_timeout: None,
+        idle_in_transaction_timeout: None,
         concurrency: 8,
         batch_size: 8,
         user_delete_mode: clerk_sync_db::DeleteMode::Soft,

@@ -53,6 +53,8 @@ impl Harness {
             },
             claim_idle: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(10),
+            lock_timeout: None,
+            idle_in_transaction_timeout: None,
             concurrency: 16,
             batch_size: 8,
             user_delete_mode: clerk_sync_db::DeleteMode::Soft,

@@ -9,3 +9,4 @@ mod failures;
 mod helpers;
 mod outage;
 mod process;
+mod stall;

@@ -124,6 +124,8 @@ pub fn worker_config(setup: &Setup, database_url: &str) -> clerk_sync_worker::Co
         },
         claim_idle: Duration::from_secs(60),
         attempt_timeout: Duration::from_secs(10),
+        lock_timeout: None,
+        idle_in_transaction_timeout: None,
         concurrency: 8,
         batch_size: 64,
         user_delete_mode: clerk_sync_db::DeleteMode::Soft,
