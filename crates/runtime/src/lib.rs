@@ -1,16 +1,19 @@
 //! What every clerk-sync process does before and after its real work: read its settings
 //! from the environment (failing in one line with exit status 2), start tracing in the
-//! configured format, and turn SIGTERM/SIGINT into a future the main loop can select on;
-//! and the full-jitter [`Backoff`] every retry loop uses.
+//! configured format, turn SIGTERM/SIGINT into a future the main loop can select on, and
+//! install the Prometheus recorder with its upkeep; and the full-jitter [`Backoff`] every
+//! retry loop uses.
 
 mod backoff;
 mod healthcheck;
+mod prometheus;
 mod settings;
 mod shutdown;
 mod telemetry;
 
 pub use backoff::Backoff;
 pub use healthcheck::healthcheck;
+pub use prometheus::install_prometheus;
 pub use settings::{
     CommonArgs, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DEFAULT_STREAM_PREFIX, config_error,
     parse_or_exit, redact_url,

@@ -5,8 +5,7 @@ use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-/// Events settled, by `type` and `outcome` (applied, stale, duplicate, ignored, retried,
-/// dead_lettered).
+/// Events settled, by `type` and `outcome` (see [`OUTCOMES`]).
 pub const EVENTS_TOTAL: &str = "clerk_sync_worker_events_total";
 /// Time one batch's transaction took.
 pub const APPLY_DURATION_SECONDS: &str = "clerk_sync_worker_apply_duration_seconds";
@@ -31,34 +30,56 @@ pub const CLAIMED_TOTAL: &str = "clerk_sync_worker_claimed_total";
 /// Retries moved back onto the stream.
 pub const PROMOTED_TOTAL: &str = "clerk_sync_worker_promoted_total";
 
-/// The process-wide recorder, installed on first use so several workers in one test process
-/// share it.
+/// Every `outcome` of [`EVENTS_TOTAL`].
+pub const OUTCOMES: &[&str] = &[
+    "applied",
+    "stale",
+    "duplicate",
+    "ignored",
+    "retried",
+    "postponed",
+    "dead_lettered",
+];
+
+/// The process-wide recorder, with its upkeep running; installed on first use so several
+/// workers in one test process share it. Every labelled series is registered at 0 (each
+/// Clerk event type, and `other`, by each outcome), so a dashboard or an alert sees 0 rather
+/// than no data before the first event.
 pub fn handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let latency = [
-                0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            ];
-            let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full(APPLY_DURATION_SECONDS.into()), &latency)
-                .and_then(|b| {
-                    b.set_buckets_for_metric(Matcher::Full(END_TO_END_SECONDS.into()), &latency)
-                })
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        Matcher::Full(BATCH_SIZE.into()),
-                        &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
-                    )
-                })
-                .unwrap_or_else(|_| PrometheusBuilder::new())
-                .build_recorder();
-            let handle = recorder.handle();
-            // Fails only when another recorder is installed; ours is then simply not global.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
+    let handle = clerk_sync_runtime::install_prometheus(|| {
+        let latency = [
+            0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ];
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(APPLY_DURATION_SECONDS.into()), &latency)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(END_TO_END_SECONDS.into()), &latency)
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(BATCH_SIZE.into()),
+                    &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+                )
+            })
+            .unwrap_or_else(|_| PrometheusBuilder::new())
+    });
+    static REGISTERED: OnceLock<()> = OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        let types = clerk_sync_events::CLERK_EVENT_TYPES
+            .iter()
+            .copied()
+            .chain(["other"]);
+        for event_type in types {
+            for outcome in OUTCOMES {
+                metrics::counter!(EVENTS_TOTAL, "type" => event_type, "outcome" => *outcome)
+                    .increment(0);
+            }
+        }
+        for name in [CLAIMED_TOTAL, PROMOTED_TOTAL] {
+            metrics::counter!(name).increment(0);
+        }
+    });
+    handle
 }
 
 /// The `type` label: Clerk's event types as they are, anything else folded into `other`.

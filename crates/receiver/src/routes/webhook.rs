@@ -7,7 +7,10 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::ApiError;
-use crate::metrics::{ENQUEUE_DURATION_SECONDS, REQUESTS_TOTAL, VERIFICATION_FAILURES_TOTAL};
+use crate::metrics::{
+    ENQUEUE_DURATION_SECONDS, LAST_ACCEPTED_TIMESTAMP_SECONDS, REQUESTS_TOTAL,
+    VERIFICATION_FAILURES_TOTAL,
+};
 use crate::startup::AppState;
 
 #[derive(Serialize)]
@@ -29,6 +32,9 @@ pub async fn receive(
         Err(error) => actix_web::ResponseError::status_code(error),
     };
     metrics::counter!(REQUESTS_TOTAL, "status" => status.as_str().to_owned()).increment(1);
+    if status.is_success() {
+        metrics::gauge!(LAST_ACCEPTED_TIMESTAMP_SECONDS).set((unix_now() / 1000) as f64);
+    }
     if let Err(
         error @ (ApiError::MissingHeader(_)
         | ApiError::MalformedHeader(_)
