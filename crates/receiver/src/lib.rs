@@ -6,12 +6,14 @@
 //! queue's enqueue script. The answer is sent after Redis has accepted the entry, so a 2xx
 //! always means the event is durable in the stream. Nothing here touches Postgres.
 
+mod clock;
 mod error;
 mod metrics;
 mod routes;
 mod settings;
 mod startup;
 
+pub use clock::Clock;
 pub use error::ApiError;
 pub use settings::{Config, Settings};
 pub use startup::Application;

@@ -98,6 +98,7 @@ impl Settings {
                 ..EnqueuerConfig::default()
             },
             body_read_timeout: Duration::from_secs(30),
+            clock: crate::Clock::system(),
         }
     }
 }
@@ -121,6 +122,8 @@ pub struct Config {
     pub enqueue: EnqueuerConfig,
     /// A client sending its body slower than this is answered 408 and dropped.
     pub body_read_timeout: Duration,
+    /// Now, for the timestamp tolerance: the system clock outside tests.
+    pub clock: crate::Clock,
 }
 
 /// The secret docker-compose.yml and .env.example ship so the stack runs on a fresh clone.

@@ -19,6 +19,7 @@ pub struct AppState {
     pub(crate) tolerance_secs: u64,
     pub(crate) max_body_bytes: usize,
     pub(crate) body_read_timeout: Duration,
+    pub(crate) clock: crate::Clock,
 }
 
 /// A bound, not yet running receiver. Binding happens in [`Application::build`], so a test
@@ -46,6 +47,7 @@ impl Application {
             tolerance_secs: config.tolerance_secs,
             max_body_bytes: config.max_body_bytes,
             body_read_timeout: config.body_read_timeout,
+            clock: config.clock.clone(),
         });
         crate::metrics::handle();
         if crate::settings::uses_development_secret(&config.secrets) {

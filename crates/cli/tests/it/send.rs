@@ -20,6 +20,7 @@ async fn receiver(prefix: &Prefix) -> String {
             ..EnqueuerConfig::default()
         },
         body_read_timeout: Duration::from_secs(5),
+        clock: clerk_sync_receiver::Clock::system(),
     };
     let app = Application::build(config).await.unwrap();
     let url = format!("http://127.0.0.1:{}/webhooks/clerk", app.port());

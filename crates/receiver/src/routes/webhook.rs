@@ -1,4 +1,4 @@
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use clerk_sync_queue::{EnqueueError, EnqueueOutcome, Entry};
@@ -33,7 +33,8 @@ pub async fn receive(
     };
     metrics::counter!(REQUESTS_TOTAL, "status" => status.as_str().to_owned()).increment(1);
     if status.is_success() {
-        metrics::gauge!(LAST_ACCEPTED_TIMESTAMP_SECONDS).set((unix_now() / 1000) as f64);
+        let now = crate::clock::system_ms();
+        metrics::gauge!(LAST_ACCEPTED_TIMESTAMP_SECONDS).set((now / 1000) as f64);
     }
     if let Err(
         error @ (ApiError::MissingHeader(_)
@@ -58,7 +59,7 @@ async fn handle(
         request.headers().get(name).map(|value| value.as_bytes())
     })?;
 
-    let now = unix_now();
+    let now = state.clock.now_ms();
     // The window is checked before reading the body: a stale replay costs neither the
     // upload nor an HMAC.
     if headers
@@ -156,11 +157,4 @@ async fn read_body(
     tokio::time::timeout(state.body_read_timeout, read)
         .await
         .map_err(|_| ApiError::BodyTimeout)?
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

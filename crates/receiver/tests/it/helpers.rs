@@ -39,6 +39,7 @@ pub fn config(redis_url: &str) -> Config {
             ..EnqueuerConfig::default()
         },
         body_read_timeout: Duration::from_secs(2),
+        clock: clerk_sync_receiver::Clock::system(),
     }
 }
 

@@ -1,7 +1,11 @@
 //! Hostile clients: slow, idle by the thousand, oversized, malformed, replayed. Each gets the
 //! SPEC's answer (or is cut off), writes nothing to Redis, and leaves everyone else served.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use clerk_sync_receiver::Clock;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -113,13 +117,20 @@ async fn heads_past_128_kib_are_refused_with_431_and_write_nothing() {
     // A head under the bound is read: an unrelated large header does not spoil a delivery.
     let padded = post("x-padding", "p".repeat(64 * 1024)).await.unwrap();
     assert_eq!(padded.status(), 202);
-    // Past it, the request is refused before any of it is verified or stored.
+    // Past it, the request is refused before any of it is verified or stored. The server
+    // answers 431 and closes while the client may still be sending the head, so the client
+    // sees either the 431 or the connection reset after it: HTTP allows both.
     for (name, value) in [
         ("x-padding", "p".repeat(200 * 1024)),
         ("svix-signature", format!("v1,{}", "A".repeat(200 * 1024))),
     ] {
-        let refused = post(name, value).await.unwrap();
-        assert_eq!(refused.status(), 431, "{name}");
+        match post(name, value).await {
+            Ok(refused) => assert_eq!(refused.status(), 431, "{name}"),
+            Err(error) => assert!(
+                !error.is_timeout() && (error.is_request() || error.is_connect()),
+                "{name}: {error:?}"
+            ),
+        }
     }
     assert_eq!(app.events().await.len(), 1);
     assert_eq!(
@@ -259,12 +270,18 @@ async fn timestamps_beyond_any_integer_are_refused() {
 
 #[tokio::test]
 async fn a_valid_request_replayed_after_the_tolerance_is_refused() {
+    // The receiver's clock, moved forward by the test instead of slept through.
+    let skew = Arc::new(AtomicU64::new(0));
     let mut cfg = config(&redis_url());
     cfg.tolerance_secs = 1;
+    cfg.clock = Clock::from_fn({
+        let skew = skew.clone();
+        move || Clock::system().now_ms() + skew.load(Ordering::Relaxed)
+    });
     let app = spawn_with(cfg).await;
     let delivery = Delivery::signed_at("msg_replayed", b"{}", now(), SECRET);
     assert_eq!(app.post(&delivery).await.status(), 202);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    skew.store(2_500, Ordering::Relaxed);
     let replay = app.post(&delivery).await;
     assert_eq!(replay.status(), 401);
     assert_eq!(

@@ -186,3 +186,78 @@ async fn a_full_request_cycle_logs_the_id_but_never_the_secret_or_an_email() {
 
     clerk_sync_test_support::delete_keys(&redis_url(), &format!("{{{prefix}}}:*"));
 }
+
+#[tokio::test]
+async fn every_refusal_reason_is_exported_at_zero_before_the_first_request() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let prefix = clerk_sync_test_support::unique_prefix();
+    let mut child = receiver()
+        .env("CLERK_WEBHOOK_SIGNING_SECRET", SECRET)
+        .env("RECEIVER_BIND", format!("127.0.0.1:{port}"))
+        .env("STREAM_PREFIX", &prefix)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let scrape = || async {
+        match client.get(format!("{base}/metrics")).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    };
+    clerk_sync_test_support::eventually(Duration::from_secs(30), "metrics served", || async {
+        !scrape().await.is_empty()
+    })
+    .await;
+    let metrics = scrape().await;
+    for reason in [
+        "missing_header",
+        "malformed_header",
+        "invalid_signature",
+        "timestamp_out_of_tolerance",
+    ] {
+        let line =
+            format!("clerk_sync_receiver_verification_failures_total{{reason=\"{reason}\"}} 0");
+        assert!(metrics.contains(&line), "{line} missing:\n{metrics}");
+    }
+    assert!(
+        metrics.contains("clerk_sync_receiver_requests_total{status=\"401\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("clerk_sync_receiver_last_accepted_timestamp_seconds 0"),
+        "{metrics}"
+    );
+
+    let delivery = Delivery::signed("msg_metrics_zero", b"{\"type\":\"user.created\"}");
+    let response = client
+        .post(format!("{base}/webhooks/clerk"))
+        .header("svix-id", &delivery.id)
+        .header("svix-timestamp", &delivery.timestamp)
+        .header("svix-signature", &delivery.signature)
+        .body(delivery.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let metrics = scrape().await;
+    let accepted: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("clerk_sync_receiver_last_accepted_timestamp_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - accepted).abs() < 300.0, "{accepted} vs {now}");
+
+    let _ = child.kill();
+    let _ = child.wait();
+    clerk_sync_test_support::delete_keys(&redis_url(), &format!("{{{prefix}}}:*"));
+}

@@ -146,20 +146,22 @@ async fn a_rediss_url_reaches_a_tls_redis_trusting_the_ca_in_ssl_cert_file() {
     };
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let ready = async |client: &reqwest::Client| {
-        for _ in 0..100 {
-            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-                && r.status() == 200
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
+    let answers = async |client: &reqwest::Client, path: &str| {
+        clerk_sync_test_support::try_eventually(Duration::from_secs(30), || async {
+            client
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await
     };
 
     let trusted = Killed(receiver(&dir.join("ca.pem")));
-    assert!(ready(&client).await, "the receiver reaches Redis over TLS");
+    assert!(
+        answers(&client, "/readyz").await,
+        "the receiver reaches Redis over TLS"
+    );
     let delivery = Delivery::signed("msg_tls", br#"{"type":"user.created"}"#);
     let response = client
         .post(format!("{base}/webhooks/clerk"))
@@ -175,7 +177,7 @@ async fn a_rediss_url_reaches_a_tls_redis_trusting_the_ca_in_ssl_cert_file() {
 
     // Without the CA the certificate is not trusted: never ready, never a 2xx.
     let _untrusted = Killed(receiver(&dir.join("server.key")));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(answers(&client, "/healthz").await, "the receiver runs");
     let status = client
         .get(format!("{base}/readyz"))
         .send()
