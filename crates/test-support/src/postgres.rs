@@ -58,6 +58,39 @@ impl TestDatabase {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Makes every write of `user`'s row fail, as a trigger of the application's might while
+    /// a table is being reorganised: a real failure that a later attempt may get past, and
+    /// neither a lock wait nor an outage. Lifted by [`TestDatabase::clear_obstacle`].
+    pub async fn obstruct_user(&self, user: &str) {
+        let user = user.replace('\'', "''");
+        self.batch(&format!(
+            "CREATE OR REPLACE FUNCTION test_obstruct() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.clerk_id = '{user}' THEN \
+               RAISE EXCEPTION 'users is being reorganised; try again later'; \
+             END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER test_obstruct BEFORE INSERT OR UPDATE ON users \
+             FOR EACH ROW EXECUTE FUNCTION test_obstruct();"
+        ))
+        .await;
+    }
+
+    /// Lifts [`TestDatabase::obstruct_user`].
+    pub async fn clear_obstacle(&self) {
+        self.batch("DROP TRIGGER IF EXISTS test_obstruct ON users; DROP FUNCTION IF EXISTS test_obstruct();")
+            .await;
+    }
+
+    async fn batch(&self, sql: &str) {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.name));
+        tokio::spawn(connection);
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
 }
 
 impl Drop for TestDatabase {

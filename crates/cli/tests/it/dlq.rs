@@ -15,9 +15,9 @@ async fn dead_letters(prefix: &Prefix, db: &TestDatabase) {
             br#"{"type":"user.updated","data":{"first_name":"x"}}"#,
         )
         .await;
-    // This one is fine, but Postgres is busy with its user: with one attempt allowed, it is
-    // dead-lettered, and it will apply once replayed.
-    let lock = lock_user(db, "user_busy").await;
+    // This one is fine, but the database refuses its user for now: with one attempt
+    // allowed, it is dead-lettered, and it will apply once replayed.
+    db.obstruct_user("user_busy").await;
     prefix.enqueue("msg_busy", &user_body("user_busy")).await;
     Worker::build(worker_config(prefix, &db.url))
         .await
@@ -25,22 +25,7 @@ async fn dead_letters(prefix: &Prefix, db: &TestDatabase) {
         .drain(Duration::from_secs(20))
         .await
         .unwrap();
-    drop(lock);
-}
-
-async fn lock_user(db: &TestDatabase, user: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .execute(
-            "SELECT pg_advisory_lock($1)",
-            &[&clerk_sync_db::lock_key("user", user)],
-        )
-        .await
-        .unwrap();
-    client
+    db.clear_obstacle().await;
 }
 
 #[tokio::test]
