@@ -84,11 +84,8 @@ async fn only_the_entrys_owner_can_settle_it() {
     first.ensure_group().await.unwrap();
     q.enqueue("msg_1").await;
     let read = first.read(1, Duration::ZERO).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    let claimed = second
-        .claim_idle(Duration::from_millis(10), 10)
-        .await
-        .unwrap();
+    // Idle for no time at all is idle enough: the claim needs no wait.
+    let claimed = second.claim_idle(Duration::ZERO, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].deliveries, 2);
     // The first owner, slow, tries to settle what is no longer its own.
@@ -194,4 +191,98 @@ async fn a_retry_set_member_that_is_not_an_entry_is_dead_lettered_not_stuck() {
     assert_eq!(promoted.next_due_ms, None);
     assert_eq!(q.zcard().await, 0);
     assert_eq!(q.len(&q.keys.dlq()).await, 1);
+}
+
+#[tokio::test]
+async fn a_postponed_entry_keeps_its_attempt() {
+    let q = Queue::new();
+    let consumer = q.consumer("c1");
+    consumer.ensure_group().await.unwrap();
+    q.enqueue("msg_1").await;
+    let read = consumer.read(1, Duration::ZERO).await.unwrap();
+    assert!(
+        consumer
+            .postpone(&read[0].id, Duration::ZERO, "lock held")
+            .await
+            .unwrap()
+    );
+    assert_eq!(q.pending().await, 0);
+    let mut conn = q.conn().await;
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(q.keys.retry())
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let member: serde_json::Value = serde_json::from_str(&members[0]).unwrap();
+    assert_eq!(member["attempt"], "0");
+    assert_eq!(member["error"], "lock held");
+}
+
+#[tokio::test]
+async fn keeping_entries_resets_their_idle_time_but_never_takes_one_back() {
+    let q = Queue::new();
+    let first = q.consumer("first");
+    let second = q.consumer("second");
+    first.ensure_group().await.unwrap();
+    q.enqueue("msg_1").await;
+    q.enqueue("msg_2").await;
+    let read = first.read(2, Duration::ZERO).await.unwrap();
+    let ids: Vec<&str> = read.iter().map(|d| d.id.as_str()).collect();
+    // Another worker takes the second over (its owner looked dead).
+    let mut conn = q.conn().await;
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg(q.keys.events())
+        .arg("workers")
+        .arg("second")
+        .arg(0)
+        .arg(ids[1])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    clerk_sync_test_support::eventually(Duration::from_secs(30), "both idle", || async {
+        let mut conn = q.conn().await;
+        let idle: Vec<redis::Value> = redis::cmd("XPENDING")
+            .arg(q.keys.events())
+            .arg("workers")
+            .arg("IDLE")
+            .arg(200)
+            .arg("-")
+            .arg("+")
+            .arg(10)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        idle.len() == 2
+    })
+    .await;
+
+    assert_eq!(
+        first.keep(&ids).await.unwrap(),
+        1,
+        "only the first is still its own"
+    );
+    let idle_claim = second
+        .claim_idle(Duration::from_millis(200), 10)
+        .await
+        .unwrap();
+    let claimed: Vec<&str> = idle_claim.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        claimed,
+        vec![ids[1]],
+        "the kept entry is not idle; the other stays claimed"
+    );
+    let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+        .arg(q.keys.events())
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(10)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let first_entry = pending.ids.iter().find(|p| p.id == ids[0]).unwrap();
+    assert_eq!(first_entry.consumer, "first");
+    assert_eq!(first_entry.times_delivered, 1, "keeping is no redelivery");
 }

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use clerk_sync_db::lock_key;
 use clerk_sync_queue::redis;
+use clerk_sync_test_support::eventually;
 use clerk_sync_worker::Worker;
 
 use crate::helpers::{Harness, redis_url, user_body};
 
 const T1: i64 = 1_716_883_200_000;
 const BIN: &str = env!("CARGO_BIN_EXE_clerk-sync-worker");
+const WAIT: Duration = Duration::from_secs(60);
 
 fn spawn_binary(h: &Harness, name: &str, extra: &[(&str, &str)]) -> Child {
     let mut command = Command::new(BIN);
@@ -68,17 +70,16 @@ async fn entries_of_a_killed_worker_are_claimed_and_applied_exactly_once() {
     let mut doomed = spawn_binary(
         &h,
         "doomed",
-        &[("CLAIM_IDLE_MS", "6000"), ("ATTEMPT_TIMEOUT_MS", "5000")],
+        &[
+            ("CLAIM_IDLE_MS", "6000"),
+            ("ATTEMPT_TIMEOUT_MS", "5000"),
+            ("LOCK_TIMEOUT_MS", "4000"),
+        ],
     );
-    let mut held = 0;
-    for _ in 0..200 {
-        held = pending_for(&h, "doomed").await;
-        if held == 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(held, 5, "the doomed worker took the batch");
+    eventually(WAIT, "the doomed worker took the batch", || async {
+        pending_for(&h, "doomed").await == 5
+    })
+    .await;
     doomed.kill().unwrap(); // SIGKILL: no chance to hand anything back
     doomed.wait().unwrap();
     lock.execute("SELECT pg_advisory_unlock_all()", &[])
@@ -148,7 +149,29 @@ async fn an_entry_that_keeps_crashing_its_workers_is_dead_lettered() {
             .await
             .unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    eventually(
+        WAIT,
+        "the entry idle past the survivor's CLAIM_IDLE_MS",
+        || {
+            let (h, id) = (&h, &id);
+            async move {
+                let mut conn = h.redis().await;
+                let idle: Vec<redis::Value> = redis::cmd("XPENDING")
+                    .arg(h.keys.events())
+                    .arg("workers")
+                    .arg("IDLE")
+                    .arg(600)
+                    .arg(id)
+                    .arg(id)
+                    .arg(1)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                idle.len() == 1
+            }
+        },
+    )
+    .await;
 
     let mut config = h.config("survivor");
     config.max_attempts = 3;
@@ -186,12 +209,10 @@ async fn sigterm_finishes_the_work_in_hand_and_exits_zero() {
         .await;
     }
     let child = spawn_binary(&h, "terminated", &[]);
-    for _ in 0..200 {
-        if h.count("users").await > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(WAIT, "the worker applying", || async {
+        h.count("users").await > 0
+    })
+    .await;
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
