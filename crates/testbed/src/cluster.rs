@@ -237,6 +237,25 @@ impl Cluster {
         Ok((name, code))
     }
 
+    /// Freezes the worker at `index` (SIGSTOP), as a paused container or a partition would;
+    /// returns its name.
+    pub fn pause_worker(&self, index: usize) -> anyhow::Result<String> {
+        self.signal_worker(index, "-STOP")
+    }
+
+    /// Lets a frozen worker go on (SIGCONT).
+    pub fn resume_worker(&self, index: usize) -> anyhow::Result<String> {
+        self.signal_worker(index, "-CONT")
+    }
+
+    fn signal_worker(&self, index: usize, signal: &str) -> anyhow::Result<String> {
+        let (name, child) = self.workers.get(index).context("no such worker")?;
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()?;
+        Ok(name.clone())
+    }
+
     /// Stops everything; PostgreSQL last, so workers do not log its absence.
     pub fn shutdown(&mut self) {
         let _ = self.stop_receiver();
