@@ -45,6 +45,9 @@ struct Args {
     /// Seconds of the end-to-end run.
     #[arg(long, default_value_t = 15)]
     e2e_seconds: u64,
+    /// Requests of the memory run: a fresh receiver, nothing scraping `/metrics` (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    memory_requests: usize,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -58,11 +61,14 @@ async fn main() -> anyhow::Result<()> {
     let outcome = measure(&mut cluster, &args).await;
     cluster.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
-    let runs = outcome?;
+    let (runs, memory) = outcome?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let settings = "receiver and workers with their defaults (release build, `LOG_FORMAT=json`, `RUST_LOG=info`, logs to a file); \
         Redis `appendonly yes`, `appendfsync everysec`; PostgreSQL defaults with `fsync=on`";
-    let table = report::markdown(&runs, &report::machine(), &command, settings);
+    let mut table = report::markdown(&runs, &report::machine(), &command, settings);
+    if let Some(memory) = memory {
+        table.push_str(&report::memory(&memory));
+    }
     println!("{table}");
     if let Some(path) = &args.out {
         std::fs::write(path, &table).with_context(|| format!("cannot write {}", path.display()))?;
@@ -70,7 +76,10 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn measure(cluster: &mut Cluster, args: &Args) -> anyhow::Result<Vec<Figures>> {
+async fn measure(
+    cluster: &mut Cluster,
+    args: &Args,
+) -> anyhow::Result<(Vec<Figures>, Option<phases::MemoryRun>)> {
     cluster.init_postgres()?;
     cluster.start_postgres(&["track_commit_timestamp=on"])?;
     cluster.start_redis().await?;
@@ -152,5 +161,16 @@ async fn measure(cluster: &mut Cluster, args: &Args) -> anyhow::Result<Vec<Figur
         );
         runs.push(f);
     }
-    Ok(runs)
+    let memory = if args.memory_requests > 0 {
+        phases::reset(cluster, &db, &redis).await?;
+        let memory = phases::receiver_memory(cluster, &redis, args.memory_requests).await?;
+        println!(
+            "receiver RSS over {} requests, nothing scraping: {:.1} MiB warm, {:.1} MiB at the end",
+            memory.requests, memory.warm_mib, memory.end_mib
+        );
+        Some(memory)
+    } else {
+        None
+    };
+    Ok((runs, memory))
 }

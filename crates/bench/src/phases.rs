@@ -56,6 +56,10 @@ pub async fn receiver_saturation(
     // Enough for the window at well over anything this machine does.
     let requests = Arc::new(requests(60_000 * window.as_secs() as usize, 0)?);
     let run = load::saturate(addr, requests, 64, Duration::from_secs(2), window).await?;
+    anyhow::ensure!(
+        !run.exhausted,
+        "the run ran out of pre-signed requests before its window closed"
+    );
     Ok(ReceiverRun {
         accepted_per_sec: run.accepted_per_sec,
         latency: run.latency,
@@ -183,6 +187,62 @@ async fn wait_for_rows(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The receiver's resident memory over a long run that nothing scrapes.
+pub struct MemoryRun {
+    pub requests: usize,
+    /// RSS after the first chunk (warmed up), MiB.
+    pub warm_mib: f64,
+    /// RSS after the last, MiB.
+    pub end_mib: f64,
+}
+
+/// Sends `total` requests to a fresh receiver in chunks of 100,000 as fast as it answers,
+/// with nothing scraping `/metrics`, and reads its resident memory after the first chunk and
+/// after the last. Each chunk is signed just before it is sent (the timestamps must stay in
+/// the tolerance window), and the stream is trimmed between chunks, so Redis stays small.
+pub async fn receiver_memory(
+    cluster: &mut Cluster,
+    redis: &Pool,
+    total: usize,
+) -> anyhow::Result<MemoryRun> {
+    const CHUNK: usize = 100_000;
+    cluster.stop_receiver()?;
+    cluster.start_receiver(&[("QUEUE_HIGH_WATER", "0")]).await?;
+    let pid = cluster
+        .receiver_pid()
+        .context("the receiver is not running")?;
+    let addr: SocketAddr = format!("127.0.0.1:{}", cluster.receiver_port).parse()?;
+    let rss = || {
+        clerk_sync_testbed::rss_kib(pid)
+            .map(|kib| kib as f64 / 1024.0)
+            .context("cannot read the receiver's RSS")
+    };
+    let (mut sent, mut warm_mib) = (0, None);
+    while sent < total {
+        let count = CHUNK.min(total - sent);
+        let chunk = Arc::new(requests(count, 10_000_000 + sent)?);
+        let run =
+            load::saturate(addr, chunk, 64, Duration::ZERO, Duration::from_secs(3600)).await?;
+        anyhow::ensure!(run.other == 0, "{} requests were not accepted", run.other);
+        sent += count;
+        let mut conn = redis.get().await?;
+        clerk_sync_queue::redis::cmd("XTRIM")
+            .arg(Keys::new(PREFIX).events())
+            .arg("MAXLEN")
+            .arg(0)
+            .query_async::<()>(&mut *conn)
+            .await?;
+        if warm_mib.is_none() {
+            warm_mib = Some(rss()?);
+        }
+    }
+    Ok(MemoryRun {
+        requests: total,
+        warm_mib: warm_mib.unwrap_or_default(),
+        end_mib: rss()?,
+    })
 }
 
 /// Empties the queue and the tables between measurements.

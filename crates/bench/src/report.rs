@@ -211,6 +211,24 @@ pub fn machine() -> String {
     )
 }
 
+/// The memory run, as a paragraph under the table.
+pub fn memory(run: &crate::phases::MemoryRun) -> String {
+    let growth = run.end_mib - run.warm_mib;
+    format!(
+        "\nReceiver memory, nothing scraping `/metrics`: {:.1} MiB after the first 100,000 \
+         requests, {:.1} MiB after {} ({:+.1} MiB; target: flat within 2 MiB, {}).\n",
+        run.warm_mib,
+        run.end_mib,
+        run.requests,
+        growth,
+        if growth.abs() <= 2.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

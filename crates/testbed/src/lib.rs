@@ -11,4 +11,4 @@ mod postgres;
 mod process;
 
 pub use cluster::{Cluster, PREFIX, SECRET, free_port, wait_for};
-pub use process::peak_rss_kib;
+pub use process::{peak_rss_kib, rss_kib};
