@@ -65,7 +65,12 @@ async fn main() -> anyhow::Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let settings = "receiver and workers with their defaults (release build, `LOG_FORMAT=json`, `RUST_LOG=info`, logs to a file); \
         Redis `appendonly yes`, `appendfsync everysec`; PostgreSQL defaults with `fsync=on`";
-    let mut table = report::markdown(&runs, &report::machine(), &command, settings);
+    // `--runs 0` measures only the memory run: no empty table then.
+    let mut table = if runs.is_empty() {
+        format!("Command: `{command}`  \nMachine: {}\n", report::machine())
+    } else {
+        report::markdown(&runs, &report::machine(), &command, settings)
+    };
     if let Some(memory) = memory {
         table.push_str(&report::memory(&memory));
     }

@@ -146,6 +146,10 @@ async fn a_running_worker_is_healthy_exports_metrics_and_logs_no_personal_data()
         "clerk_sync_worker_pending 0",
         "clerk_sync_worker_retry_set_size 0",
         "clerk_sync_worker_postgres_up 1",
+        // Series no event has touched are there, at 0.
+        r#"clerk_sync_worker_events_total{type="user.deleted",outcome="postponed"} 0"#,
+        r#"clerk_sync_worker_events_total{type="other",outcome="dead_lettered"} 0"#,
+        "clerk_sync_worker_claimed_total 0",
     ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
