@@ -4,12 +4,11 @@
 //! the environment (the same names the daemons use), talks to Redis and PostgreSQL through
 //! the project's own crates (the queue's atomic scripts, the database's migrations), and
 //! prints for people by default and JSON with `--json` where a script may read it. Clerk's
-//! Backend API, for `backfill` and `verify`, is reached through `clerk_api`.
+//! Backend API, for `backfill` and `verify`, is reached through `clerk-sync-clerk-api`.
 
 // Printing is what a CLI is for; the workspace lint guards the daemons, which log instead.
 #![allow(clippy::print_stdout)]
 
-mod clerk_api;
 mod commands;
 mod context;
 mod examples;

@@ -21,8 +21,8 @@ use clerk_sync_runtime::Backoff;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::clerk_api::{ClerkArgs, Client, Kind, Listing, Object};
 use crate::output;
+use clerk_sync_clerk_api::{ClerkArgs, Client, Kind, Listing, Object};
 
 /// `clerk-sync backfill`.
 #[derive(Debug, clap::Args)]
@@ -187,25 +187,13 @@ fn svix_id(kind: Kind, object: &Object, version: i64) -> String {
     format!("backfill:{object_type}:{}:{version}", object.id)
 }
 
-/// The event Clerk would have sent for the object at this version: its envelope, with the
-/// object as `data` byte for byte. `timestamp` is the object's version, so the same object
-/// gives the same bytes on every run.
-fn envelope(kind: Kind, object: &Object, version: i64) -> Vec<u8> {
-    format!(
-        r#"{{"object":"event","type":"{}","timestamp":{version},"data":{}}}"#,
-        kind.event_type(),
-        object.raw.get()
-    )
-    .into_bytes()
-}
-
 fn entry(kind: Kind, object: &Object, version: i64) -> Entry {
     let now_ms = output::now_ms();
     Entry {
         svix_id: svix_id(kind, object, version),
         svix_timestamp: (now_ms / 1000).to_string(),
         event_type: kind.event_type().to_owned(),
-        payload: envelope(kind, object, version),
+        payload: object.envelope(kind.event_type(), version),
         received_at: now_ms,
         attempt: 0,
     }
@@ -366,7 +354,7 @@ mod tests {
     #[test]
     fn the_envelope_carries_the_object_byte_for_byte_and_parses() {
         let data = r#"{ "object":"user", "id":"user_1", "first_name":"Zo\u00eb", "updated_at":1716883500000 }"#;
-        let body = envelope(Kind::Users, &object(data), 1_716_883_500_000);
+        let body = object(data).envelope(Kind::Users.event_type(), 1_716_883_500_000);
         let text = String::from_utf8(body.clone()).unwrap();
         assert!(text.ends_with(&format!(r#""data":{data}}}"#)), "{text}");
         let event = clerk_sync_events::parse(&body, 0).unwrap();

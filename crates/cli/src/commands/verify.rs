@@ -25,8 +25,8 @@ use diesel::{ExpressionMethods as _, QueryDsl as _};
 use diesel_async::RunQueryDsl as _;
 
 use super::backfill::progress_bar;
-use crate::clerk_api::{ClerkArgs, Client, Kind, Listing};
 use crate::output;
+use clerk_sync_clerk_api::{ClerkArgs, Client, Kind, Listing};
 
 mod report;
 

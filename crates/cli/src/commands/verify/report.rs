@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::Drift;
-use crate::clerk_api::Kind;
 use crate::output;
+use clerk_sync_clerk_api::Kind;
 
 /// Drift lines the table shows; `--json` lists all.
 const TABLE_ROWS: usize = 50;

@@ -58,7 +58,8 @@ pub struct Object {
 }
 
 impl Object {
-    fn read(raw: Box<RawValue>) -> Option<Self> {
+    /// Reads the head of one object (`id`, `updated_at`, `created_at`); `None` without an id.
+    pub fn read(raw: Box<RawValue>) -> Option<Self> {
         #[derive(Deserialize)]
         struct Head {
             id: Option<String>,
@@ -77,6 +78,17 @@ impl Object {
     /// The object's version: `updated_at`, or `created_at` for an object never updated.
     pub fn version(&self) -> Option<i64> {
         self.updated_at.or(self.created_at)
+    }
+
+    /// The event Clerk would have sent for the object at `version`: its envelope, with the
+    /// object as `data` byte for byte. `timestamp` is the version, so the same object gives
+    /// the same bytes every time it is read.
+    pub fn envelope(&self, event_type: &str, version: i64) -> Vec<u8> {
+        format!(
+            r#"{{"object":"event","type":"{event_type}","timestamp":{version},"data":{}}}"#,
+            self.raw.get()
+        )
+        .into_bytes()
     }
 }
 
@@ -142,7 +154,8 @@ impl<'a> Pager<'a> {
         )
     }
 
-    fn memberships_of(client: &'a Client, organization_id: &str) -> Self {
+    /// The memberships of one organization, oldest first.
+    pub fn memberships_of(client: &'a Client, organization_id: &str) -> Self {
         let path = format!("organizations/{organization_id}/memberships");
         Self::new(client, path, Some("+created_at"))
     }

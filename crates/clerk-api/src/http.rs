@@ -13,10 +13,33 @@ use super::SecretKey;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on opening a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Retries of one request before giving up: with the backoff below, about two minutes.
-const MAX_RETRIES: u32 = 8;
-/// The longest `Retry-After` honoured as is; a longer one is capped, then asked again.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// How long a request may keep retrying: a batch job can wait minutes, a request an
+/// application is waiting on cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries of one request before giving up.
+    pub max_retries: u32,
+    /// The longest `Retry-After` honoured as is; a longer one is capped, then asked again.
+    pub max_retry_after: Duration,
+    /// Bound on one request, body included.
+    pub timeout: Duration,
+}
+
+impl RetryPolicy {
+    /// For `backfill`, `verify` and `reconcile`: with the backoff below, about two minutes.
+    pub const PATIENT: Self = Self {
+        max_retries: 8,
+        max_retry_after: Duration::from_secs(120),
+        timeout: REQUEST_TIMEOUT,
+    };
+
+    /// For a fetch an application waits on: a few seconds at most before answering 503.
+    pub const PROMPT: Self = Self {
+        max_retries: 2,
+        max_retry_after: Duration::from_secs(2),
+        timeout: Duration::from_secs(10),
+    };
+}
 /// Retries of 5xx and connection failures, as Clerk's own SDKs do (`x-speakeasy-retries`
 /// in Clerk's OpenAPI spec: backoff from 500 ms, 5XX and connection errors).
 const BACKOFF: Backoff = Backoff {
@@ -66,6 +89,8 @@ pub enum ApiError {
         status: StatusCode,
         /// Requests made.
         attempts: u32,
+        /// The last `Retry-After`, when Clerk sent one.
+        retry_after: Option<Duration>,
     },
     /// No answer: connection refused or lost, DNS, TLS, timeout.
     #[error("cannot reach Clerk's Backend API at {base} ({attempts} attempts)")]
@@ -123,14 +148,24 @@ pub struct Client {
     base: reqwest::Url,
     key: SecretKey,
     retries: Retries,
+    policy: RetryPolicy,
 }
 
 impl Client {
-    /// A client for the API at `base` with `key`.
+    /// A client for the API at `base` with `key`, patient with Clerk's 429s and 5xx.
     pub fn new(base: reqwest::Url, key: SecretKey) -> anyhow::Result<Self> {
+        Self::with_policy(base, key, RetryPolicy::PATIENT)
+    }
+
+    /// A client that retries as `policy` says.
+    pub fn with_policy(
+        base: reqwest::Url,
+        key: SecretKey,
+        policy: RetryPolicy,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("clerk-sync/", env!("CARGO_PKG_VERSION")))
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(policy.timeout)
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
@@ -139,6 +174,7 @@ impl Client {
             base,
             key,
             retries: Retries::default(),
+            policy,
         })
     }
 
@@ -153,7 +189,8 @@ impl Client {
     }
 
     /// GETs `path` (relative to `/v1/`) with `query`, riding out 429s, 5xx and lost
-    /// connections, and returns the body of the first 2xx.
+    /// connections as the client's [`RetryPolicy`] allows, and returns the body of the
+    /// first 2xx.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, ApiError> {
         let url = self.url(path);
         let mut attempt: u32 = 0;
@@ -186,16 +223,20 @@ impl Client {
                 }
             }
             if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                if attempt > MAX_RETRIES {
+                let asked = retry_after(response.headers());
+                if attempt > self.policy.max_retries {
                     return Err(ApiError::GaveUp {
                         path: path.to_owned(),
                         status,
                         attempts: attempt,
+                        retry_after: asked,
                     });
                 }
                 let wait = if status == StatusCode::TOO_MANY_REQUESTS {
                     self.retries.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    retry_after(response.headers()).unwrap_or_else(|| BACKOFF.delay(attempt - 1))
+                    asked
+                        .map(|wait| wait.min(self.policy.max_retry_after))
+                        .unwrap_or_else(|| BACKOFF.delay(attempt - 1))
                 } else {
                     self.retries.server_errors.fetch_add(1, Ordering::Relaxed);
                     BACKOFF.delay(attempt - 1)
@@ -235,7 +276,7 @@ impl Client {
         attempt: u32,
         error: reqwest::Error,
     ) -> Result<(), ApiError> {
-        if attempt > MAX_RETRIES {
+        if attempt > self.policy.max_retries {
             return Err(ApiError::Unreachable {
                 base: self.base_display(),
                 attempts: attempt,
@@ -277,8 +318,8 @@ impl Client {
     }
 }
 
-/// `Retry-After` in seconds, as Clerk sends it, capped. (The HTTP-date form is not used by
-/// Clerk; it falls back to the backoff.)
+/// `Retry-After` in seconds, as Clerk sends it, capped at a day. (The HTTP-date form is not
+/// used by Clerk; it falls back to the backoff.)
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let seconds: u64 = headers
         .get(RETRY_AFTER)?
@@ -287,7 +328,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .trim()
         .parse()
         .ok()?;
-    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+    Some(Duration::from_secs(seconds.min(86_400)))
 }
 
 #[cfg(test)]
@@ -314,8 +355,8 @@ mod tests {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(RETRY_AFTER, "3".parse().unwrap());
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        headers.insert(RETRY_AFTER, "86400".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
+        headers.insert(RETRY_AFTER, "999999".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(86_400)));
         headers.insert(
             RETRY_AFTER,
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),

@@ -1,5 +1,12 @@
-//! Clerk's Backend API, for `backfill` and `verify`: the three lists clerk-sync mirrors, read
-//! page by page with `limit` and `offset`.
+//! Clerk's Backend API as clerk-sync reads it: single objects by id, for the worker's
+//! application API (a user fetched on its first request, a forced refresh), and the three
+//! lists clerk-sync mirrors, read page by page with `limit` and `offset`, for `backfill`,
+//! `verify` and `reconcile`.
+//!
+//! | object | endpoint |
+//! |---|---|
+//! | a user | `GET /v1/users/{id}` |
+//! | an organization | `GET /v1/organizations/{id}` |
 //!
 //! | list | endpoint | body |
 //! |---|---|---|
@@ -10,6 +17,8 @@
 //! Every request carries `Authorization: Bearer sk_…`, a `User-Agent` and a timeout. A 429 is
 //! waited out for as long as its `Retry-After` says; a 5xx, a timeout or a lost connection is
 //! retried with full-jitter backoff; anything else is an [`ApiError`] naming what Clerk said.
+//! How long that may go on is the client's [`RetryPolicy`]: minutes for a batch job, a few
+//! seconds for a request an application is waiting on.
 //! Objects are kept as the raw JSON Clerk sent ([`Object::raw`]), so what is queued is byte
 //! for byte what the API returned.
 //!
@@ -17,13 +26,14 @@
 //! by one, and one object may be missed. Re-running is cheap (what was queued is skipped) and
 //! `clerk-sync verify` names what is still missing.
 
+mod fetch;
 mod http;
 mod list;
 
 use std::fmt;
 
-pub use http::{ApiError, Client};
-pub use list::{Kind, Listing, Object};
+pub use http::{ApiError, Client, Retries, RetryPolicy};
+pub use list::{Kind, Listing, MembershipPager, Object, PAGE_SIZE, Page, Pager};
 
 /// Clerk's Backend API when `CLERK_API_URL` is unset.
 pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
@@ -53,9 +63,18 @@ pub struct ClerkArgs {
 }
 
 impl ClerkArgs {
-    /// A client for these settings.
+    /// A client for these settings, patient as a batch job may be.
     pub fn client(&self) -> anyhow::Result<Client> {
         Client::new(self.clerk_api_url.clone(), self.clerk_secret_key.clone())
+    }
+
+    /// A client for these settings that retries as `policy` says.
+    pub fn client_with(&self, policy: RetryPolicy) -> anyhow::Result<Client> {
+        Client::with_policy(
+            self.clerk_api_url.clone(),
+            self.clerk_secret_key.clone(),
+            policy,
+        )
     }
 }
 
@@ -95,7 +114,8 @@ impl fmt::Debug for SecretKey {
     }
 }
 
-fn parse_api_url(value: &str) -> Result<reqwest::Url, String> {
+/// Checks `CLERK_API_URL`: http(s) with a host.
+pub fn parse_api_url(value: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(value.trim()).map_err(|_| "is not a valid URL".to_owned())?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err("must be an http:// or https:// URL".into());
