@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+/// A stand-in for Clerk's Backend API.
+#[cfg(feature = "clerk-stub")]
+pub mod clerk_stub;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "proxy")]

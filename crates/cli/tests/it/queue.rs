@@ -102,6 +102,8 @@ pub fn stderr(output: &Output) -> String {
 /// A worker configuration for a prefix and a database: fast retries, impatient attempts.
 pub fn worker_config(prefix: &Prefix, database_url: &str) -> clerk_sync_worker::Config {
     clerk_sync_worker::Config {
+        api: None,
+        clerk: None,
         redis_url: redis_url(),
         database_url: database_url.to_owned(),
         stream_prefix: prefix.name.clone(),

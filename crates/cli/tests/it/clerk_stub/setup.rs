@@ -112,6 +112,8 @@ pub fn json(output: &Output) -> serde_json::Value {
 /// A worker for a setup's prefix and a database: quick retries, large batches.
 pub fn worker_config(setup: &Setup, database_url: &str) -> clerk_sync_worker::Config {
     clerk_sync_worker::Config {
+        api: None,
+        clerk: None,
         redis_url: redis_url(),
         database_url: database_url.to_owned(),
         stream_prefix: setup.prefix.clone(),

@@ -6,10 +6,15 @@ pub const BASE_MS: i64 = 1_716_883_200_000;
 /// An object as served: its text, and what the stub sorts and groups by.
 #[derive(Debug, Clone)]
 pub struct StubObject {
+    /// Its Clerk id.
     pub id: String,
+    /// The exact text served.
     pub raw: String,
+    /// `created_at`, ms.
     pub created_at: i64,
+    /// `updated_at`, ms.
     pub updated_at: i64,
+    /// A membership's organization.
     pub organization_id: Option<String>,
 }
 
@@ -83,7 +88,11 @@ pub fn membership(
     updated_at: i64,
 ) -> StubObject {
     let id = format!("orgmem_{n:027}");
-    let org_n: usize = organization.id.trim_start_matches("org_").parse().unwrap();
+    let org_n: usize = organization
+        .id
+        .trim_start_matches("org_")
+        .parse()
+        .unwrap_or_default();
     let org = organization_text(
         &organization.id,
         org_n,

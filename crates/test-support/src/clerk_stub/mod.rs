@@ -1,0 +1,337 @@
+//! A stand-in for Clerk's Backend API, answering as Clerk documents it (clerk/openapi-specs,
+//! `bapi/2025-11-10.yml`): `GET /v1/users` a bare array, `GET /v1/organizations`,
+//! `GET /v1/organization_memberships` and `GET /v1/organizations/{id}/memberships`
+//! `{"data", "total_count"}`, paged by `limit` (1 to 500, default 10) and `offset`, ordered
+//! by `order_by`; `GET /v1/users/{id}` and `GET /v1/organizations/{id}` the object alone, or
+//! 404 `resource_not_found`; all behind `Authorization: Bearer sk_…`, with errors as
+//! `{"errors":[{"message","long_message","code"}]}`. Switches make it rate-limit or fail the
+//! next requests, answer slowly, or lack the instance-wide membership list, as older
+//! instances do. Objects can be replaced while it runs, as they change in Clerk.
+//!
+//! Objects are stored as the exact text served, formatted the way a re-serialisation would
+//! not reproduce (indentation, `\u00eb`, `1.50`), so a test can check bytes (`objects`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+mod objects;
+
+pub use objects::*;
+
+/// The key the stub accepts.
+pub const KEY: &str = "sk_test_cli_stub_2g7np7Hrk0SN6kj5EDMLDaKNL0S";
+
+#[derive(Default)]
+struct StubState {
+    users: Mutex<Vec<StubObject>>,
+    organizations: Mutex<Vec<StubObject>>,
+    memberships: Mutex<Vec<StubObject>>,
+    latency_ms: AtomicU64,
+    no_instance_memberships: AtomicBool,
+    rate_limit_next: AtomicU32,
+    fail_next: AtomicU32,
+    requests: Mutex<Vec<String>>,
+}
+
+/// The running stand-in; stops on drop.
+pub struct Stub {
+    /// `http://127.0.0.1:<port>`, for `CLERK_API_URL`.
+    pub url: String,
+    state: Arc<StubState>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Stub {
+    /// Serves these objects on 127.0.0.1 at a free port.
+    pub async fn start(
+        users: Vec<StubObject>,
+        organizations: Vec<StubObject>,
+        memberships: Vec<StubObject>,
+    ) -> Self {
+        let state = Arc::new(StubState {
+            users: Mutex::new(users),
+            organizations: Mutex::new(organizations),
+            memberships: Mutex::new(memberships),
+            ..StubState::default()
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port for the stub");
+        let url = format!(
+            "http://{}",
+            listener.local_addr().expect("the stub's address")
+        );
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, state, server }
+    }
+
+    /// Answers the next `n` requests with 429 and `Retry-After: 1`.
+    pub fn rate_limit_next(&self, n: u32) {
+        self.state.rate_limit_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers the next `n` requests (after any rate limiting) with 500.
+    pub fn fail_next(&self, n: u32) {
+        self.state.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers `GET /v1/organization_memberships` with 404, as an instance without it does.
+    pub fn without_instance_memberships(&self) {
+        self.state
+            .no_instance_memberships
+            .store(true, Ordering::SeqCst);
+    }
+
+    /// Every request so far, as `path?query`.
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.state.requests).clone()
+    }
+
+    /// Answers every request after `latency`, as a distant or busy API does.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state
+            .latency_ms
+            .store(latency.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Adds the user, or replaces the one with its id: the user as Clerk now has it.
+    pub fn put_user(&self, user: StubObject) {
+        put(&self.state.users, user);
+    }
+
+    /// Removes the user, as a deletion in Clerk does.
+    pub fn remove_user(&self, id: &str) {
+        lock(&self.state.users).retain(|u| u.id != id);
+    }
+
+    /// Adds the organization, or replaces the one with its id.
+    pub fn put_organization(&self, organization: StubObject) {
+        put(&self.state.organizations, organization);
+    }
+
+    /// Adds the membership, or replaces the one with its id.
+    pub fn put_membership(&self, membership: StubObject) {
+        put(&self.state.memberships, membership);
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn put(list: &Mutex<Vec<StubObject>>, object: StubObject) {
+    let mut list = lock(list);
+    list.retain(|o| o.id != object.id);
+    list.push(object);
+}
+
+async fn handle(State(state): State<Arc<StubState>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let query = parse_query(request.uri().query().unwrap_or(""));
+    lock(&state.requests).push(format!("{path}?{}", request.uri().query().unwrap_or("")));
+    let latency = state.latency_ms.load(Ordering::SeqCst);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let auth = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if auth != format!("Bearer {KEY}") {
+        // Echoes what it was given, as a careless proxy might: the CLI must not repeat it.
+        let given = auth.trim_start_matches("Bearer ");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_invalid",
+            "Invalid authentication",
+            &format!("The secret key {given} is not valid for this instance"),
+        );
+    }
+    if take(&state.rate_limit_next) {
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many requests",
+            "Too many requests, retry later",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
+    if take(&state.fail_next) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_clerk_error",
+            "Oops, an unexpected error occurred",
+            "There was an internal error on our servers.",
+        );
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let single = match segments.as_slice() {
+        ["v1", "users", id] => Some(find(&state.users, id)),
+        ["v1", "organizations", id] => Some(find(&state.organizations, id)),
+        _ => None,
+    };
+    if let Some(found) = single {
+        return match found {
+            Some(object) => json_response(StatusCode::OK, object.raw),
+            None => not_found(),
+        };
+    }
+    let limit: usize = query
+        .get("limit")
+        .map_or(Ok(10), |l| l.parse())
+        .unwrap_or(0);
+    let offset: usize = query
+        .get("offset")
+        .map_or(Ok(0), |o| o.parse())
+        .unwrap_or(usize::MAX);
+    if !(1..=500).contains(&limit) || offset == usize::MAX {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "form_param_value_invalid",
+            "is invalid",
+            "limit must be between 1 and 500",
+        );
+    }
+    let order_by = query.get("order_by").map_or("-created_at", String::as_str);
+    let (list, wrapped): (Vec<StubObject>, bool) = match segments.as_slice() {
+        ["v1", "users"] => (lock(&state.users).clone(), false),
+        ["v1", "organizations"] => (lock(&state.organizations).clone(), true),
+        ["v1", "organization_memberships"]
+            if !state.no_instance_memberships.load(Ordering::SeqCst) =>
+        {
+            (lock(&state.memberships).clone(), true)
+        }
+        ["v1", "organizations", org, "memberships"]
+            if find(&state.organizations, org).is_some() =>
+        {
+            (
+                lock(&state.memberships)
+                    .iter()
+                    .filter(|m| m.organization_id.as_deref() == Some(*org))
+                    .cloned()
+                    .collect(),
+                true,
+            )
+        }
+        _ => return not_found(),
+    };
+    let mut list: Vec<&StubObject> = list.iter().collect();
+    sort(&mut list, order_by);
+    let page: Vec<&str> = list
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|o| o.raw.as_str())
+        .collect();
+    let items = format!("[\n{}\n]", page.join(",\n"));
+    let body = if wrapped {
+        format!("{{\"data\": {items}, \"total_count\": {}}}", list.len())
+    } else {
+        items
+    };
+    json_response(StatusCode::OK, body)
+}
+
+fn find(list: &Mutex<Vec<StubObject>>, id: &str) -> Option<StubObject> {
+    lock(list).iter().find(|o| o.id == id).cloned()
+}
+
+fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "resource_not_found",
+        "not found",
+        "Resource not found",
+    )
+}
+
+fn sort(list: &mut [&StubObject], order_by: &str) {
+    let descending = order_by.starts_with('-');
+    let field = order_by.trim_start_matches(['+', '-', ' ']);
+    list.sort_by(|a, b| {
+        let key = |o: &StubObject| {
+            (
+                if field == "updated_at" {
+                    o.updated_at
+                } else {
+                    o.created_at
+                },
+                o.id.clone(),
+            )
+        };
+        if descending {
+            key(b).cmp(&key(a))
+        } else {
+            key(a).cmp(&key(b))
+        }
+    });
+}
+
+fn take(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+fn error(status: StatusCode, code: &str, message: &str, long_message: &str) -> Response {
+    let body = serde_json::json!({"errors": [{"message": message, "long_message": long_message, "code": code}], "clerk_trace_id": "stub"});
+    json_response(status, body.to_string())
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+/// `a=1&order_by=%2Bcreated_at` as a map, form-decoded.
+fn parse_query(query: &str) -> HashMap<String, String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("3f");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
