@@ -18,6 +18,8 @@ mod error;
 mod migrate;
 mod pool;
 mod processed;
+/// Reads for the application API.
+pub mod read;
 mod tls;
 // Columns are documented where they are defined: in `migrations/`.
 #[allow(missing_docs)]

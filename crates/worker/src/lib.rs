@@ -17,15 +17,20 @@
 //! delivered more than `MAX_ATTEMPTS` times without being settled (it crashes its workers)
 //! is dead-lettered instead of crashing them forever.
 
+mod api;
+mod consume;
 mod failure;
 mod http;
 pub mod metrics;
+pub mod ondemand;
 mod outage;
+mod prepare;
 mod process;
 mod settings;
 mod startup;
 
+pub use api::ApiTokens;
 pub use clerk_sync_runtime::Backoff;
 pub use failure::Failure;
-pub use settings::{Command, Config, Settings, default_consumer_name};
+pub use settings::{ApiConfig, ClerkConfig, Command, Config, Settings, default_consumer_name};
 pub use startup::{Drained, Worker};

@@ -30,6 +30,22 @@ pub const CLAIMED_TOTAL: &str = "clerk_sync_worker_claimed_total";
 /// Retries moved back onto the stream.
 pub const PROMOTED_TOTAL: &str = "clerk_sync_worker_promoted_total";
 
+/// Application API requests, by `route` (its template) and answered `status`.
+pub const API_REQUESTS_TOTAL: &str = "clerk_sync_api_requests_total";
+/// Backend API calls made for the application API, by `status`: `ok` (including Clerk's
+/// 404), `gave_up` (429 or 5xx until the retries ran out), `unreachable`, `unauthorized`,
+/// `refused` (another 4xx or an unreadable body).
+pub const BACKEND_CALLS_TOTAL: &str = "clerk_sync_api_backend_calls_total";
+/// The application API's routes, as the `route` label spells them.
+pub const API_ROUTES: &[&str] = &[
+    "/v1/users/{id}",
+    "/v1/sync/users/{id}",
+    "/v1/organizations/{id}",
+    "/v1/sync/organizations/{id}",
+];
+/// Every status the application API answers.
+pub const API_STATUSES: &[&str] = &["200", "400", "401", "404", "500", "503"];
+
 /// Every `outcome` of [`EVENTS_TOTAL`].
 pub const OUTCOMES: &[&str] = &[
     "applied",
@@ -77,6 +93,15 @@ pub fn handle() -> PrometheusHandle {
         }
         for name in [CLAIMED_TOTAL, PROMOTED_TOTAL] {
             metrics::counter!(name).increment(0);
+        }
+        for route in API_ROUTES {
+            for status in API_STATUSES {
+                metrics::counter!(API_REQUESTS_TOTAL, "route" => *route, "status" => *status)
+                    .increment(0);
+            }
+        }
+        for status in ["ok", "gave_up", "unreachable", "unauthorized", "refused"] {
+            metrics::counter!(BACKEND_CALLS_TOTAL, "status" => status).increment(0);
         }
     });
     handle

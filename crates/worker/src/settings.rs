@@ -2,13 +2,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clerk_sync_clerk_api::{DEFAULT_API_URL, SecretKey, parse_api_url};
 use clerk_sync_db::DeleteMode;
 use clerk_sync_runtime::{CommonArgs, DEFAULT_DATABASE_URL};
 
 use crate::Backoff;
+use crate::api::ApiTokens;
 
 /// The default metrics listener.
 pub const DEFAULT_METRICS_BIND: &str = "0.0.0.0:9090";
+/// The default application API listener.
+pub const DEFAULT_API_BIND: &str = "0.0.0.0:8081";
 /// Attempts before an event is dead-lettered.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 /// Backoff base, ms.
@@ -125,6 +129,23 @@ pub struct Settings {
     )]
     pub consumer_name: Option<String>,
 
+    /// Bearer token(s) of the application API, separated by spaces or commas during a
+    /// rotation; set, it turns the API on. Never printed.
+    #[arg(long, env = "CLERK_SYNC_API_TOKEN", value_name = "CLERK_SYNC_API_TOKEN", hide_env_values = true, value_parser = ApiTokens::parse)]
+    pub api_token: Option<ApiTokens>,
+
+    /// The application API's listener (only with CLERK_SYNC_API_TOKEN).
+    #[arg(long, env = "API_BIND", value_name = "API_BIND", default_value = DEFAULT_API_BIND)]
+    pub api_bind: SocketAddr,
+
+    /// Backend API secret key (`sk_…`), for the application API. Never printed.
+    #[arg(long, env = "CLERK_SECRET_KEY", value_name = "CLERK_SECRET_KEY", hide_env_values = true, value_parser = SecretKey::parse)]
+    pub clerk_secret_key: Option<SecretKey>,
+
+    /// Backend API base URL.
+    #[arg(long, env = "CLERK_API_URL", value_name = "CLERK_API_URL", default_value = DEFAULT_API_URL, value_parser = parse_api_url)]
+    pub clerk_api_url: reqwest::Url,
+
     /// Settings shared by every binary.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -162,7 +183,23 @@ impl Settings {
                 self.claim_idle_ms
             ));
         }
+        let clerk = self.clerk_secret_key.map(|key| ClerkConfig {
+            url: self.clerk_api_url,
+            key,
+        });
+        let api = match (self.api_token, &clerk) {
+            (None, _) => None,
+            (Some(_), None) => clerk_sync_runtime::config_error(
+                "CLERK_SECRET_KEY is required when CLERK_SYNC_API_TOKEN turns the application API on: it fetches users and organizations from Clerk's Backend API",
+            ),
+            (Some(tokens), Some(_)) => Some(ApiConfig {
+                bind: self.api_bind,
+                tokens,
+            }),
+        };
         Config {
+            api,
+            clerk,
             redis_url: self.common.redis_url,
             database_url: self.database_url,
             stream_prefix: self.common.stream_prefix,
@@ -206,9 +243,31 @@ pub fn default_consumer_name() -> String {
     format!("{host}-{}", std::process::id())
 }
 
+/// Clerk's Backend API, for the application API.
+#[derive(Debug, Clone)]
+pub struct ClerkConfig {
+    /// See `CLERK_API_URL`.
+    pub url: reqwest::Url,
+    /// See `CLERK_SECRET_KEY`.
+    pub key: SecretKey,
+}
+
+/// The application API, when `CLERK_SYNC_API_TOKEN` turns it on.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// See `API_BIND`; port 0 picks a free one.
+    pub bind: SocketAddr,
+    /// See `CLERK_SYNC_API_TOKEN`.
+    pub tokens: ApiTokens,
+}
+
 /// Everything the worker runs with, resolved and validated. Tests build this directly.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The application API; `None` serves none.
+    pub api: Option<ApiConfig>,
+    /// Clerk's Backend API; required by the application API.
+    pub clerk: Option<ClerkConfig>,
     /// See `REDIS_URL`.
     pub redis_url: String,
     /// See `DATABASE_URL`.

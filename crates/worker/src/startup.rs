@@ -5,24 +5,26 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clerk_sync_db::{ApplyOptions, PgPool, PoolConfig};
-use clerk_sync_queue::{Consumer, Keys, Pool, Promoter, redis};
+use clerk_sync_queue::{Consumer, Keys, Pool, Promoter};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::Config;
-use crate::metrics::{CLAIMED_TOTAL, PROMOTED_TOTAL};
+use crate::api::ApiState;
+use crate::consume::{PROMOTE_LIMIT, pipeline, promote_forever};
+use crate::ondemand::Syncer;
 use crate::outage::DatabaseHealth;
+use crate::prepare::{migrate, warn_if_redis_can_evict};
 use crate::process::{Processed, Processor};
-
-/// Retries promoted per script call.
-const PROMOTE_LIMIT: usize = 500;
+use clerk_sync_clerk_api::{Client, RetryPolicy};
 
 /// A built worker, ready to run. Binding happens in [`Worker::build`], so a test can bind
 /// port 0 and read the port before running.
 pub struct Worker {
     pub(crate) shared: Arc<Shared>,
     listener: Option<TcpListener>,
+    api: Option<(TcpListener, Arc<ApiState>)>,
 }
 
 pub(crate) struct Shared {
@@ -33,7 +35,7 @@ pub(crate) struct Shared {
     pub(crate) processor: Processor,
     pub(crate) promoter: Promoter,
     pub(crate) health: DatabaseHealth,
-    next_claim: Mutex<Instant>,
+    pub(crate) next_claim: Mutex<Instant>,
 }
 
 /// What [`Worker::drain`] did.
@@ -94,6 +96,29 @@ impl Worker {
         let listener = TcpListener::bind(config.metrics_bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.metrics_bind))?;
+        let api = match (&config.api, &config.clerk) {
+            (Some(api), Some(clerk)) => {
+                let listener = TcpListener::bind(api.bind)
+                    .await
+                    .with_context(|| format!("cannot listen on {} (API_BIND)", api.bind))?;
+                let client =
+                    Client::with_policy(clerk.url.clone(), clerk.key.clone(), RetryPolicy::PROMPT)?;
+                let syncer = Syncer::new(
+                    db.clone(),
+                    client,
+                    ApplyOptions {
+                        user_delete_mode: config.user_delete_mode,
+                    },
+                );
+                let state = Arc::new(ApiState {
+                    tokens: api.tokens.clone(),
+                    syncer,
+                });
+                Some((listener, state))
+            }
+            (Some(_), None) => anyhow::bail!("the application API needs CLERK_SECRET_KEY"),
+            (None, _) => None,
+        };
 
         tracing::info!(
             consumer = %config.consumer_name,
@@ -102,6 +127,7 @@ impl Worker {
             prefix = %config.stream_prefix,
             pipelines = config.pipelines(),
             batch_size = config.batch_size,
+            api = api.as_ref().and_then(|(l, _)| l.local_addr().ok()).map(|a| a.to_string()),
             "worker ready"
         );
         let shared = Arc::new(Shared {
@@ -127,6 +153,7 @@ impl Worker {
         Ok(Some(Self {
             shared,
             listener: Some(listener),
+            api,
         }))
     }
 
@@ -138,10 +165,22 @@ impl Worker {
             .map(|a| a.port())
     }
 
+    /// The application API's port, when it is on.
+    pub fn api_port(&self) -> Option<u16> {
+        self.api
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
     /// Runs until `shutdown` is cancelled: then stops reading, finishes the batches in
     /// flight (each bounded by `ATTEMPT_TIMEOUT_MS`), and returns.
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
+        if let Some((listener, state)) = self.api.take() {
+            let stop = shutdown.clone();
+            tasks.spawn(async move { crate::api::serve(listener, state, stop).await });
+        }
         if let Some(listener) = self.listener.take() {
             let shared = self.shared.clone();
             let stop = shutdown.clone();
@@ -206,186 +245,5 @@ impl Worker {
                 anyhow::bail!("PostgreSQL is unavailable: {reason}");
             }
         }
-    }
-}
-
-/// One loop of read (or claim), apply, settle. Several run per process, each with its own
-/// transaction, so one slow batch does not hold up the rest.
-async fn pipeline(shared: Arc<Shared>, index: usize, shutdown: CancellationToken) {
-    let consumer = &shared.processor.consumer;
-    let mut redis_failures: u32 = 0;
-    while !shutdown.is_cancelled() {
-        if !shared.health.is_up() && !shared.health.wait_until_up(&shutdown).await {
-            break;
-        }
-        let batch = match next_batch(&shared).await {
-            Ok(batch) => batch,
-            Err(error) => {
-                redis_failures = redis_failures.saturating_add(1);
-                let wait = crate::Backoff {
-                    base: Duration::from_millis(100),
-                    max: Duration::from_secs(5),
-                }
-                .delay(redis_failures.min(16))
-                .max(Duration::from_millis(50));
-                tracing::warn!(pipeline = index, %error, "cannot read from Redis; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = shutdown.cancelled() => break,
-                }
-                continue;
-            }
-        };
-        redis_failures = 0;
-        if batch.is_empty() {
-            continue;
-        }
-        match shared.processor.process(batch).await {
-            Ok(Processed::Settled) => {}
-            Ok(Processed::DatabaseDown(reason)) => shared.health.mark_down(&reason, &shutdown),
-            Err(error) => {
-                tracing::warn!(pipeline = index, %error, "cannot settle entries; they stay pending and will be claimed again");
-            }
-        }
-    }
-    tracing::debug!(
-        pipeline = index,
-        consumer = consumer.name(),
-        "pipeline stopped"
-    );
-}
-
-/// Claims idle entries when it is time to look (one pipeline at a time), else reads.
-async fn next_batch(
-    shared: &Shared,
-) -> Result<Vec<clerk_sync_queue::Delivery>, clerk_sync_queue::QueueError> {
-    let config = &shared.config;
-    let consumer = &shared.processor.consumer;
-    let claim_now = {
-        let mut next = shared.next_claim.lock().await;
-        let now = Instant::now();
-        if now >= *next {
-            let every =
-                (config.claim_idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
-            *next = now + every;
-            true
-        } else {
-            false
-        }
-    };
-    if claim_now {
-        let claimed = consumer
-            .claim_idle(config.claim_idle, config.batch_size)
-            .await?;
-        if !claimed.is_empty() {
-            tracing::info!(
-                count = claimed.len(),
-                "claimed entries idle longer than CLAIM_IDLE_MS"
-            );
-            metrics::counter!(CLAIMED_TOTAL).increment(claimed.len() as u64);
-            return Ok(claimed);
-        }
-    }
-    consumer.read(config.batch_size, config.read_block).await
-}
-
-/// Moves due retries back onto the stream, sleeping until the next is due (at most half a
-/// second, so a retry added by another worker is not missed for long).
-async fn promote_forever(shared: Arc<Shared>, shutdown: CancellationToken) {
-    while !shutdown.is_cancelled() {
-        let wait = match shared.promoter.promote(PROMOTE_LIMIT).await {
-            Ok(promoted) => {
-                if promoted.moved > 0 {
-                    metrics::counter!(PROMOTED_TOTAL).increment(promoted.moved);
-                    tracing::debug!(moved = promoted.moved, "retries promoted");
-                }
-                if promoted.moved as usize == PROMOTE_LIMIT {
-                    Duration::ZERO
-                } else {
-                    let now = crate::process::unix_ms();
-                    promoted
-                        .next_due_ms
-                        .map_or(Duration::from_millis(500), |due| {
-                            Duration::from_millis(due.saturating_sub(now))
-                        })
-                        .clamp(Duration::from_millis(10), Duration::from_millis(500))
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot promote retries; trying again");
-                Duration::from_secs(1)
-            }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = shutdown.cancelled() => break,
-        }
-    }
-}
-
-/// Runs the migrations, waiting for PostgreSQL to answer first; `false` when `shutdown`
-/// came while waiting.
-async fn migrate(config: &Config, shutdown: &CancellationToken) -> anyhow::Result<bool> {
-    let pool_config = PoolConfig {
-        url: config.database_url.clone(),
-        max_size: 1,
-        // Migrations may rewrite tables: no statement timeout.
-        statement_timeout: Duration::ZERO,
-        lock_timeout: Duration::ZERO,
-        idle_in_transaction_timeout: Duration::ZERO,
-        application_name: "clerk-sync-worker migrations".into(),
-        connect_timeout: Duration::from_secs(5),
-    };
-    let mut attempt = 0;
-    loop {
-        let connected = tokio::select! {
-            connected = clerk_sync_db::connect(&pool_config) => connected,
-            () = shutdown.cancelled() => return Ok(false),
-        };
-        match connected {
-            Ok(conn) => {
-                let applied = clerk_sync_db::run_migrations(conn)
-                    .await
-                    .context("migrations failed")?;
-                if !applied.is_empty() {
-                    tracing::info!(?applied, "migrations applied");
-                }
-                return Ok(true);
-            }
-            Err(error) if attempt < 30 => {
-                attempt += 1;
-                tracing::warn!(%error, "PostgreSQL does not answer yet; retrying the migrations");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    () = shutdown.cancelled() => return Ok(false),
-                }
-            }
-            Err(error) => {
-                return Err(error).context("PostgreSQL did not answer for the migrations");
-            }
-        }
-    }
-}
-
-/// Queue keys have no TTL, so only an `allkeys-*` policy can evict them. Managed Redis
-/// often refuses CONFIG: then we can only say so.
-async fn warn_if_redis_can_evict(redis: &Pool) {
-    let policy = async {
-        let mut conn = redis.get().await.ok()?;
-        let reply: Vec<String> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("maxmemory-policy")
-            .query_async(&mut *conn)
-            .await
-            .ok()?;
-        reply.get(1).cloned()
-    };
-    match tokio::time::timeout(Duration::from_secs(2), policy).await {
-        Ok(Some(policy)) if policy.starts_with("allkeys") => tracing::warn!(
-            %policy,
-            "Redis's maxmemory-policy can evict queue keys under memory pressure: events could be lost; use noeviction"
-        ),
-        Ok(Some(policy)) => tracing::debug!(%policy, "Redis eviction policy"),
-        _ => tracing::info!("cannot read Redis's maxmemory-policy; make sure it is noeviction"),
     }
 }

@@ -41,6 +41,8 @@ impl Harness {
     /// A worker configuration for this harness: fast retries, short claim times.
     pub fn config(&self, name: &str) -> Config {
         Config {
+            api: None,
+            clerk: None,
             redis_url: redis_url(),
             database_url: self.db.url.clone(),
             stream_prefix: self.prefix.clone(),
