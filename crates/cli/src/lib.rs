@@ -49,6 +49,8 @@ pub enum Command {
     Backfill(commands::backfill::Args),
     /// Compare the database with Clerk's Backend API; exit 1 on drift.
     Verify(commands::verify::Args),
+    /// Fetch a user or an organization from Clerk and apply it (the API's forced refresh).
+    Sync(commands::sync::Args),
 }
 
 /// Runs one command and returns the process's exit status.
@@ -61,5 +63,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => commands::send::run(args).await,
         Command::Backfill(args) => commands::backfill::run(&context, args).await,
         Command::Verify(args) => commands::verify::run(args).await,
+        Command::Sync(args) => commands::sync::run(args).await,
     }
 }

@@ -5,4 +5,5 @@ pub mod dlq;
 pub mod migrate;
 pub mod send;
 pub mod stats;
+pub mod sync;
 pub mod verify;

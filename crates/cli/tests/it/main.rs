@@ -10,4 +10,5 @@ mod migrate;
 mod queue;
 mod send;
 mod stats;
+mod sync;
 mod verify;

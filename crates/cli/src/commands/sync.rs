@@ -1,0 +1,130 @@
+//! `clerk-sync sync (user | organization) <id>`: the application API's forced refresh, from
+//! the command line: the object fetched from Clerk's Backend API and applied through the
+//! webhook path (an older state changes nothing, a deleted object stays deleted), then
+//! printed as the API would answer it.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clerk_sync_clerk_api::{ClerkArgs, RetryPolicy};
+use clerk_sync_db::{ApplyOptions, DeleteMode, PoolConfig};
+use clerk_sync_runtime::DEFAULT_DATABASE_URL;
+use clerk_sync_worker::ondemand::{ObjectKind, SyncError, Syncer};
+
+/// What to refresh.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Object {
+    /// A user (`user_…`): its `user_profiles` row.
+    User,
+    /// An organization (`org_…`), with its members.
+    Organization,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What kind of object.
+    #[arg(value_enum)]
+    object: Object,
+
+    /// Its Clerk id.
+    id: String,
+
+    #[command(flatten)]
+    clerk: ClerkArgs,
+
+    /// PostgreSQL. May hold a password, so it is never printed.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        hide_default_value = true,
+        value_parser = clerk_sync_db::parse_database_url
+    )]
+    database_url: String,
+
+    /// What a deletion leaves behind, as the workers are configured (`soft` or `hard`).
+    #[arg(long, env = "USER_DELETE_MODE", value_name = "USER_DELETE_MODE", default_value = "soft", value_parser = ["soft", "hard"])]
+    user_delete_mode: String,
+
+    /// Print the row as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit 0 with the row printed, 1 when Clerk does not have the object or it was deleted, 2
+/// when Clerk or PostgreSQL could not be reached.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let kind = match args.object {
+        Object::User => ObjectKind::User,
+        Object::Organization => ObjectKind::Organization,
+    };
+    if !kind.is_valid_id(&args.id) {
+        eprintln!(
+            "error: not a Clerk {} id: {} followed by letters and digits",
+            kind.name(),
+            kind.prefix()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let pool = clerk_sync_db::build_pool(&PoolConfig {
+        url: args.database_url.clone(),
+        max_size: 2,
+        statement_timeout: Duration::from_secs(30),
+        lock_timeout: Duration::from_secs(10),
+        idle_in_transaction_timeout: Duration::from_secs(30),
+        application_name: "clerk-sync sync".into(),
+        connect_timeout: Duration::from_secs(10),
+    })
+    .context("DATABASE_URL")?;
+    let client = args.clerk.client_with(RetryPolicy::PATIENT)?;
+    let options = ApplyOptions {
+        user_delete_mode: if args.user_delete_mode == "hard" {
+            DeleteMode::Hard
+        } else {
+            DeleteMode::Soft
+        },
+    };
+    let syncer = Syncer::new(pool, client, options);
+    match syncer.refresh(kind, &args.id).await {
+        Ok(Some(row)) => {
+            if args.json {
+                println!("{row}");
+            } else {
+                print_fields(&row);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(None) => {
+            eprintln!(
+                "{} {}: Clerk does not have it, or it was deleted; nothing written",
+                kind.name(),
+                args.id
+            );
+            Ok(ExitCode::from(1))
+        }
+        Err(error @ (SyncError::Upstream { .. } | SyncError::Database(_))) => {
+            eprintln!("error: {error}");
+            Ok(ExitCode::from(2))
+        }
+        Err(error) => Err(error).context("cannot apply what Clerk answered"),
+    }
+}
+
+/// One `name  value` line per column, values as JSON.
+fn print_fields(row: &serde_json::Value) {
+    let Some(fields) = row.as_object() else {
+        println!("{row}");
+        return;
+    };
+    let width = fields.keys().map(String::len).max().unwrap_or(0);
+    for (name, value) in fields {
+        let value = match value {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        println!("{name:width$}  {value}");
+    }
+}
