@@ -165,6 +165,16 @@ impl<'a> Pager<'a> {
         self.total
     }
 
+    /// Objects read (or skipped) so far: where a resumed read starts.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Starts (or goes on) at `offset` instead of the beginning.
+    pub fn skip_to(&mut self, offset: u64) {
+        self.offset = offset;
+    }
+
     /// Reads no further pages.
     pub fn stop(&mut self) {
         self.done = true;
@@ -256,6 +266,23 @@ impl<'a> MembershipPager<'a> {
         }
     }
 
+    /// Where a resumed read of the instance-wide list starts; `None` organization by
+    /// organization, where a read cannot be resumed part-way.
+    pub fn offset(&self) -> Option<u64> {
+        match &self.state {
+            State::Instance(pager) => Some(pager.offset()),
+            State::PerOrganization { .. } => None,
+        }
+    }
+
+    /// Starts the instance-wide list at `offset`. Should the instance lack that list, the
+    /// read falls back to organization by organization from the start.
+    pub fn skip_to(&mut self, offset: u64) {
+        if let State::Instance(pager) = &mut self.state {
+            pager.skip_to(offset);
+        }
+    }
+
     /// `total_count` of the instance-wide list, once known; `None` organization by
     /// organization.
     pub fn total(&self) -> Option<u64> {
@@ -275,7 +302,7 @@ impl<'a> MembershipPager<'a> {
         while !self.stopped {
             match &mut self.state {
                 State::Instance(pager) => match pager.next_page().await {
-                    Err(ApiError::NotFound { .. }) if pager.offset == 0 => {
+                    Err(ApiError::NotFound { .. }) if pager.total.is_none() => {
                         tracing::debug!(
                             "no instance-wide membership list; reading per organization"
                         );
@@ -365,6 +392,23 @@ impl<'a> Listing<'a> {
         match self {
             Self::Plain(pager) => pager.stop(),
             Self::Memberships(pager) => pager.stop(),
+        }
+    }
+
+    /// Where a resumed read would start: the objects read so far, or `None` where the list
+    /// cannot be resumed part-way (memberships organization by organization).
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Self::Plain(pager) => Some(pager.offset()),
+            Self::Memberships(pager) => pager.offset(),
+        }
+    }
+
+    /// Starts at `offset`, as [`Listing::offset`] gave it when a read was interrupted.
+    pub fn skip_to(&mut self, offset: u64) {
+        match self {
+            Self::Plain(pager) => pager.skip_to(offset),
+            Self::Memberships(pager) => pager.skip_to(offset),
         }
     }
 }

@@ -15,6 +15,7 @@
 
 mod apply;
 mod error;
+mod inventory;
 mod migrate;
 mod pool;
 mod processed;
@@ -30,6 +31,7 @@ pub use apply::render_user_upsert;
 pub use apply::{ApplyOptions, DeleteMode, Outcome, Pending, apply_batch, apply_one, lock_key};
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
+pub use inventory::{Held, Mirrored, inventory};
 pub use migrate::{MIGRATIONS, migration_status, run_migrations};
 pub use pool::{PgConn, PgPool, PoolConfig, build_pool, connect, parse_database_url, ping};
 pub use processed::is_processed;

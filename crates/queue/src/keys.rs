@@ -35,6 +35,17 @@ impl Keys {
         format!("{}:seen:{svix_id}", self.tag)
     }
 
+    /// `{prefix}:reconcile`: a hash of the last reconciliation (when it started and ended,
+    /// what it found) and the checkpoint an interrupted one resumes from.
+    pub fn reconcile(&self) -> String {
+        format!("{}:reconcile", self.tag)
+    }
+
+    /// `{prefix}:backfill`: a hash of the checkpoint an interrupted backfill resumes from.
+    pub fn backfill(&self) -> String {
+        format!("{}:backfill", self.tag)
+    }
+
     /// A pattern matching every key of this prefix, for SCAN.
     pub fn pattern(&self) -> String {
         format!("{}:*", self.tag)
