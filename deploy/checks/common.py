@@ -48,6 +48,7 @@ METRICS = {
     "clerk_sync_receiver_requests_total": "counter",
     "clerk_sync_receiver_verification_failures_total": "counter",
     "clerk_sync_receiver_enqueue_duration_seconds": "histogram",
+    "clerk_sync_receiver_last_accepted_timestamp_seconds": "gauge",
     "clerk_sync_worker_events_total": "counter",
     "clerk_sync_worker_apply_duration_seconds": "histogram",
     "clerk_sync_worker_end_to_end_seconds": "histogram",
@@ -60,6 +61,8 @@ METRICS = {
     "clerk_sync_worker_postgres_up": "gauge",
     "clerk_sync_worker_claimed_total": "counter",
     "clerk_sync_worker_promoted_total": "counter",
+    "clerk_sync_reconcile_last_success_timestamp_seconds": "gauge",
+    "clerk_sync_drift_objects": "gauge",
 }
 
 CONSUMER_GROUP = "workers"
