@@ -41,9 +41,13 @@ chaos profile="short":
     cargo build --workspace --bins
     ./target/debug/clerk-sync-chaos --profile {{profile}}
 
-# Validate the Dockerfile, compose file, dashboards and Kubernetes manifests, without Docker.
+# Validate the Dockerfile, compose file, dashboards, alert rules and Kubernetes manifests,
+# without Docker; then prove each alert fires on a bad series and stays quiet on a good one.
 check-deploy:
     python3 deploy/validate.py
+    promtool check config deploy/prometheus/prometheus.yml
+    promtool check rules deploy/prometheus/alerts.yml
+    promtool test rules deploy/prometheus/alerts.test.yml
 
 # The load benchmarks (release build, its own Redis and PostgreSQL), then the micro-benchmarks.
 bench runs="3":

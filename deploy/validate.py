@@ -5,8 +5,11 @@ there; these checks are what keep the files honest. Each concern lives in deploy
   image.py          the Dockerfile and the build context (.dockerignore)
   compose.py        docker-compose.yml against the Compose schema, then the stack's rules
   observability.py  Prometheus's scrape jobs and the Grafana dashboard's metric names
-  kubernetes.py     the kustomizations rendered, validated against Kubernetes' and KEDA's
-                    schemas, and their wiring (settings, Secret keys, stream, timings)
+  alerts.py         the alert rules: what each tells the operator, their metrics, that each
+                    has tests, and their PrometheusRule copy (promtool runs the tests)
+  kubernetes.py     the kustomizations rendered, validated against Kubernetes', KEDA's and
+                    the Prometheus Operator's schemas, and their wiring (settings, Secret
+                    keys, stream, timings)
 The tools are pinned in deploy/requirements.txt; .ci/run installs them.
 """
 import pathlib
@@ -16,6 +19,7 @@ sys.dont_write_bytecode = True  # keep the work tree clean
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "checks"))
 
 try:
+    import alerts
     import common
     import compose
     import image
@@ -28,6 +32,7 @@ except ImportError as error:
 image.check()
 stack = compose.check()
 observability.check(stack)
+alerts.check(stack)
 kubernetes.check()
 
 problems = list(dict.fromkeys(common.errors))  # a base's problem shows again in its overlay

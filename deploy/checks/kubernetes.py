@@ -2,11 +2,13 @@
 
 Rendering uses the real kustomize (`kustomize build`, or the one inside `kubectl kustomize`).
 Built-in kinds are validated with kubernetes-validate's strict schemas (unknown fields are
-errors) for the oldest and the newest Kubernetes supported. KEDA's kinds are validated with
-cloudcoil's pydantic models, generated from KEDA's CRD schemas; pydantic drops fields it does
+errors) for the oldest and the newest Kubernetes supported. Custom resources, which those
+schemas lack (KEDA's kinds, the Prometheus Operator's PrometheusRule), are validated with
+cloudcoil's pydantic models, generated from their CRD schemas; pydantic drops fields it does
 not know, so a round trip that loses or changes anything is reported as an error. The
 redis-streams trigger's metadata is a free-form map in the CRD, so its keys are checked here
-against the scaler's documented parameters.
+against the scaler's documented parameters; the PrometheusRule's rules are checked by promtool
+and alerts.py.
 """
 import shutil
 import subprocess
@@ -15,6 +17,7 @@ import kubernetes_validate
 import pydantic
 import yaml
 from cloudcoil.models.keda import v1alpha1 as keda
+from cloudcoil.models.prometheus_operator import v1 as monitoring
 from kubernetes_validate.utils import SchemaNotFoundError, latest_version
 
 from common import CLI, CONSUMER_GROUP, DEFAULTS, ROOT, WORKER, check_settings, fail, stream_key
@@ -22,7 +25,11 @@ from common import CLI, CONSUMER_GROUP, DEFAULTS, ROOT, WORKER, check_settings, 
 KUSTOMIZATIONS = ("deploy/kubernetes/base", "deploy/kubernetes/overlays/production")
 SECRET_EXAMPLE = "deploy/kubernetes/secret.example.yaml"
 OLDEST = "1.30"  # preStop `sleep` needs it
-KEDA_KINDS = {"ScaledObject": keda.ScaledObject, "TriggerAuthentication": keda.TriggerAuthentication}
+CUSTOM_KINDS = {
+    "ScaledObject": keda.ScaledObject,
+    "TriggerAuthentication": keda.TriggerAuthentication,
+    "PrometheusRule": monitoring.PrometheusRule,
+}
 REDIS_STREAMS_KEYS = {
     "address", "host", "port", "addressFromEnv", "hostFromEnv", "portFromEnv", "usernameFromEnv",
     "passwordFromEnv", "stream", "consumerGroup", "pendingEntriesCount", "streamLength",
@@ -62,9 +69,9 @@ def _lost(original, dumped, path=""):
 
 def _validate(where: str, doc: dict) -> None:
     name = f"{doc['kind']}/{doc['metadata']['name']}"
-    if doc["kind"] in KEDA_KINDS:
+    if doc["kind"] in CUSTOM_KINDS:
         try:
-            model = KEDA_KINDS[doc["kind"]].model_validate(doc)
+            model = CUSTOM_KINDS[doc["kind"]].model_validate(doc)
         except pydantic.ValidationError as error:
             for problem in error.errors():
                 fail(where, f"{name}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}")
@@ -184,6 +191,8 @@ class _Wiring:
         selectors = [pdb["spec"]["selector"]["matchLabels"] for pdb in self.kind("PodDisruptionBudget").values()]
         if not any(labels.get("app.kubernetes.io/component") == "receiver" for labels in selectors):
             self.fail("the receiver needs a PodDisruptionBudget")
+        if not self.kind("PrometheusRule"):
+            self.fail("the alert rules (PrometheusRule) are not rendered")
         for key in sorted(self.secret_keys - self.used_keys):
             fail(SECRET_EXAMPLE, f"{key} is listed but nothing reads it")
 
@@ -199,4 +208,5 @@ def check() -> None:
             _Wiring(path, docs, set(secret["stringData"])).check()
             kinds = sorted({doc["kind"] for doc in docs})
             print(f"{path}: rendered {len(docs)} objects ({', '.join(kinds)}), validated "
-                  f"against Kubernetes {OLDEST} and {latest_version()} and KEDA's CRD models")
+                  f"against Kubernetes {OLDEST} and {latest_version()} and KEDA's and the "
+                  "Prometheus Operator's CRD models")
