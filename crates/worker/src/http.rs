@@ -12,7 +12,10 @@ use clerk_sync_queue::redis;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{DLQ_LENGTH, PENDING, RETRY_SET_SIZE, STREAM_LAG, STREAM_LENGTH};
+use crate::metrics::{
+    DLQ_LENGTH, DRIFT_OBJECTS, PENDING, RECONCILE_LAST_SUCCESS, RETRY_SET_SIZE, STREAM_LAG,
+    STREAM_LENGTH,
+};
 use crate::startup::Shared;
 
 pub(crate) async fn serve(
@@ -83,6 +86,20 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         metrics::gauge!(PENDING).set(stats.pending as f64);
         metrics::gauge!(RETRY_SET_SIZE).set(stats.retry_size as f64);
         metrics::gauge!(DLQ_LENGTH).set(stats.dlq_length as f64);
+    }
+    let last = tokio::time::timeout(
+        Duration::from_secs(1),
+        crate::reconcile::last_run(&shared.redis, &shared.keys),
+    )
+    .await;
+    if let Ok(Ok(Some(last))) = last {
+        metrics::gauge!(RECONCILE_LAST_SUCCESS).set(last.finished_ms as f64 / 1000.0);
+        for (kind, missing, stale, extra) in last.drift {
+            for (drift, count) in [("missing", missing), ("stale", stale), ("extra", extra)] {
+                metrics::gauge!(DRIFT_OBJECTS, "kind" => kind.clone(), "drift" => drift)
+                    .set(count as f64);
+            }
+        }
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -26,11 +26,14 @@ pub mod ondemand;
 mod outage;
 mod prepare;
 mod process;
+pub mod reconcile;
 mod settings;
 mod startup;
 
 pub use api::ApiTokens;
 pub use clerk_sync_runtime::Backoff;
 pub use failure::Failure;
-pub use settings::{ApiConfig, ClerkConfig, Command, Config, Settings, default_consumer_name};
+pub use settings::{
+    ApiConfig, ClerkConfig, Command, Config, Settings, default_consumer_name, parse_interval,
+};
 pub use startup::{Drained, Worker};

@@ -46,6 +46,19 @@ pub const API_ROUTES: &[&str] = &[
 /// Every status the application API answers.
 pub const API_STATUSES: &[&str] = &["200", "400", "401", "404", "500", "503"];
 
+/// When the last reconciliation finished, Unix seconds (0: never), as recorded in Redis:
+/// every worker exports the same value.
+pub const RECONCILE_LAST_SUCCESS: &str = "clerk_sync_reconcile_last_success_timestamp_seconds";
+/// `RECONCILE_INTERVAL` of this worker, seconds (0: it schedules none).
+pub const RECONCILE_INTERVAL_SECONDS: &str = "clerk_sync_reconcile_interval_seconds";
+/// Objects out of step found by the last reconciliation, by `kind` (users, organizations,
+/// memberships) and `drift` (missing, stale, extra).
+pub const DRIFT_OBJECTS: &str = "clerk_sync_drift_objects";
+/// Scheduled reconciliations this worker ran, by `outcome` (ok, failed).
+pub const RECONCILE_RUNS_TOTAL: &str = "clerk_sync_reconcile_runs_total";
+/// The `kind` label of [`DRIFT_OBJECTS`].
+pub const DRIFT_KINDS: &[&str] = &["users", "organizations", "memberships"];
+
 /// Every `outcome` of [`EVENTS_TOTAL`].
 pub const OUTCOMES: &[&str] = &[
     "applied",
@@ -102,6 +115,15 @@ pub fn handle() -> PrometheusHandle {
         }
         for status in ["ok", "gave_up", "unreachable", "unauthorized", "refused"] {
             metrics::counter!(BACKEND_CALLS_TOTAL, "status" => status).increment(0);
+        }
+        for outcome in ["ok", "failed"] {
+            metrics::counter!(RECONCILE_RUNS_TOTAL, "outcome" => outcome).increment(0);
+        }
+        metrics::gauge!(RECONCILE_LAST_SUCCESS).set(0.0);
+        for kind in DRIFT_KINDS {
+            for drift in ["missing", "stale", "extra"] {
+                metrics::gauge!(DRIFT_OBJECTS, "kind" => *kind, "drift" => drift).set(0.0);
+            }
         }
     });
     handle

@@ -2,7 +2,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use clerk_sync_clerk_api::{DEFAULT_API_URL, SecretKey, parse_api_url};
+use std::num::NonZeroU32;
+
+use clerk_sync_clerk_api::{DEFAULT_API_RATE, DEFAULT_API_URL, SecretKey, parse_api_url};
 use clerk_sync_db::DeleteMode;
 use clerk_sync_runtime::{CommonArgs, DEFAULT_DATABASE_URL};
 
@@ -13,6 +15,8 @@ use crate::api::ApiTokens;
 pub const DEFAULT_METRICS_BIND: &str = "0.0.0.0:9090";
 /// The default application API listener.
 pub const DEFAULT_API_BIND: &str = "0.0.0.0:8081";
+/// How often one worker reconciles the database with Clerk, when `CLERK_SECRET_KEY` is set.
+pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 /// Attempts before an event is dead-lettered.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 /// Backoff base, ms.
@@ -146,9 +150,27 @@ pub struct Settings {
     #[arg(long, env = "CLERK_API_URL", value_name = "CLERK_API_URL", default_value = DEFAULT_API_URL, value_parser = parse_api_url)]
     pub clerk_api_url: reqwest::Url,
 
+    /// Requests per second at most to the Backend API, for the scheduled reconciliation.
+    #[arg(long, env = "CLERK_API_RATE", value_name = "CLERK_API_RATE", default_value_t = NonZeroU32::new(DEFAULT_API_RATE).unwrap_or(NonZeroU32::MIN))]
+    pub clerk_api_rate: NonZeroU32,
+
+    /// How often one worker reconciles the database with Clerk (`6h`, `30m`); `0` turns it
+    /// off. Default: 6h when CLERK_SECRET_KEY is set, else off.
+    #[arg(long, env = "RECONCILE_INTERVAL", value_name = "RECONCILE_INTERVAL", value_parser = parse_interval)]
+    pub reconcile_interval: Option<Duration>,
+
     /// Settings shared by every binary.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// A duration as people write it (`6h`, `90s`, `1h 30m`), or `0` for none.
+pub fn parse_interval(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(value).map_err(|_| "must be a duration such as 6h, 30m or 0".into())
 }
 
 fn positive(value: &str) -> Result<usize, String> {
@@ -183,9 +205,18 @@ impl Settings {
                 self.claim_idle_ms
             ));
         }
+        let reconcile_interval = match (self.reconcile_interval, &self.clerk_secret_key) {
+            (Some(interval), None) if !interval.is_zero() => clerk_sync_runtime::config_error(
+                "CLERK_SECRET_KEY is required when RECONCILE_INTERVAL turns scheduled reconciliation on",
+            ),
+            (Some(interval), _) => interval,
+            (None, Some(_)) => DEFAULT_RECONCILE_INTERVAL,
+            (None, None) => Duration::ZERO,
+        };
         let clerk = self.clerk_secret_key.map(|key| ClerkConfig {
             url: self.clerk_api_url,
             key,
+            rate: self.clerk_api_rate,
         });
         let api = match (self.api_token, &clerk) {
             (None, _) => None,
@@ -200,6 +231,7 @@ impl Settings {
         Config {
             api,
             clerk,
+            reconcile_interval,
             redis_url: self.common.redis_url,
             database_url: self.database_url,
             stream_prefix: self.common.stream_prefix,
@@ -250,6 +282,8 @@ pub struct ClerkConfig {
     pub url: reqwest::Url,
     /// See `CLERK_SECRET_KEY`.
     pub key: SecretKey,
+    /// See `CLERK_API_RATE`.
+    pub rate: NonZeroU32,
 }
 
 /// The application API, when `CLERK_SYNC_API_TOKEN` turns it on.
@@ -266,8 +300,10 @@ pub struct ApiConfig {
 pub struct Config {
     /// The application API; `None` serves none.
     pub api: Option<ApiConfig>,
-    /// Clerk's Backend API; required by the application API.
+    /// Clerk's Backend API; required by the application API and the reconciliation.
     pub clerk: Option<ClerkConfig>,
+    /// See `RECONCILE_INTERVAL`; zero schedules none.
+    pub reconcile_interval: Duration,
     /// See `REDIS_URL`.
     pub redis_url: String,
     /// See `DATABASE_URL`.

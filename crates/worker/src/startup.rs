@@ -17,6 +17,7 @@ use crate::ondemand::Syncer;
 use crate::outage::DatabaseHealth;
 use crate::prepare::{migrate, warn_if_redis_can_evict};
 use crate::process::{Processed, Processor};
+use crate::reconcile::{Reconciler, schedule};
 use clerk_sync_clerk_api::{Client, RetryPolicy};
 
 /// A built worker, ready to run. Binding happens in [`Worker::build`], so a test can bind
@@ -25,6 +26,7 @@ pub struct Worker {
     pub(crate) shared: Arc<Shared>,
     listener: Option<TcpListener>,
     api: Option<(TcpListener, Arc<ApiState>)>,
+    reconcile: Option<(Reconciler, PoolConfig)>,
 }
 
 pub(crate) struct Shared {
@@ -120,6 +122,38 @@ impl Worker {
             (None, _) => None,
         };
 
+        let reconcile = match &config.clerk {
+            Some(clerk) if !config.reconcile_interval.is_zero() => {
+                let client = Client::with_policy(
+                    clerk.url.clone(),
+                    clerk.key.clone(),
+                    RetryPolicy::PATIENT,
+                )?
+                .paced(clerk.rate);
+                let database = PoolConfig {
+                    url: config.database_url.clone(),
+                    max_size: 1,
+                    // Whole tables are read; a large instance takes a while.
+                    statement_timeout: Duration::from_secs(600),
+                    lock_timeout: config.session_lock_timeout(),
+                    idle_in_transaction_timeout: config.session_idle_timeout(),
+                    application_name: format!(
+                        "clerk-sync-worker {} reconcile",
+                        config.consumer_name
+                    ),
+                    connect_timeout: Duration::from_secs(5),
+                };
+                let reconciler =
+                    Reconciler::new(client, database.clone(), redis.clone(), keys.clone());
+                Some((reconciler, database))
+            }
+            _ => None,
+        };
+        metrics::gauge!(crate::metrics::RECONCILE_INTERVAL_SECONDS).set(if reconcile.is_some() {
+            config.reconcile_interval.as_secs_f64()
+        } else {
+            0.0
+        });
         tracing::info!(
             consumer = %config.consumer_name,
             redis = %clerk_sync_runtime::redact_url(&config.redis_url),
@@ -154,6 +188,7 @@ impl Worker {
             shared,
             listener: Some(listener),
             api,
+            reconcile,
         }))
     }
 
@@ -180,6 +215,15 @@ impl Worker {
         if let Some((listener, state)) = self.api.take() {
             let stop = shutdown.clone();
             tasks.spawn(async move { crate::api::serve(listener, state, stop).await });
+        }
+        if let Some((reconciler, database)) = self.reconcile.take() {
+            let (redis, keys) = (self.shared.redis.clone(), self.shared.keys.clone());
+            let interval = self.shared.config.reconcile_interval;
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                schedule::run_forever(reconciler, interval, database, redis, keys, stop).await;
+                Ok(())
+            });
         }
         if let Some(listener) = self.listener.take() {
             let shared = self.shared.clone();

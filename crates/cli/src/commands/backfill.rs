@@ -19,7 +19,6 @@ use chrono::{DateTime, Utc};
 use clerk_sync_queue::{EnqueueError, EnqueueOutcome, Enqueuer, EnqueuerConfig, Entry};
 use clerk_sync_runtime::Backoff;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 
 use crate::output;
 use clerk_sync_clerk_api::{ClerkArgs, Client, Kind, Listing, Object};
@@ -52,7 +51,17 @@ pub struct Args {
     /// Print the summary as JSON, for scripts.
     #[arg(long, env = "BACKFILL_JSON")]
     json: bool,
+
+    /// Go on from the last page an interrupted backfill queued, instead of starting over.
+    #[arg(long, env = "BACKFILL_RESUME")]
+    resume: bool,
 }
+
+mod checkpoint;
+mod summary;
+
+use checkpoint::{Checkpoint, Progress};
+use summary::summary;
 
 /// What became of the objects of one kind.
 #[derive(Debug, Default, Clone, Copy)]
@@ -64,9 +73,10 @@ struct Tally {
     unreadable: u64,
 }
 
-/// Where events go: the queue, or, for `--dry-run`, a list to print.
+/// Where events go: the queue (with the progress recorded for `--resume`), or, for
+/// `--dry-run`, a list to print.
 enum Sink {
-    Queue(Enqueuer),
+    Queue(Enqueuer, Checkpoint),
     DryRun(Vec<(String, &'static str)>),
 }
 
@@ -83,7 +93,11 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
         clerk_sync_queue::queue_stats(&pool, &keys)
             .await
             .with_context(|| format!("cannot reach Redis at {}", context.redis_display()))?;
-        Sink::Queue(Enqueuer::new(pool, keys, EnqueuerConfig::default()))
+        let checkpoint = Checkpoint::open(pool.clone(), &keys, args.resume).await?;
+        Sink::Queue(
+            Enqueuer::new(pool, keys, EnqueuerConfig::default()),
+            checkpoint,
+        )
     };
 
     let mut tallies = BTreeMap::new();
@@ -95,7 +109,10 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
     }
     let would_queue = match sink {
         Sink::DryRun(events) => events,
-        Sink::Queue(_) => Vec::new(),
+        Sink::Queue(_, checkpoint) => {
+            checkpoint.finish().await?;
+            Vec::new()
+        }
     };
     summary(&client, &tallies, &would_queue, &args, context);
     Ok(ExitCode::SUCCESS)
@@ -136,6 +153,13 @@ async fn backfill_kind(
     let progress = progress_bar(kind);
     let mut tally = Tally::default();
     let mut lists = Listing::new(client, kind, since_ms.is_some());
+    if let Sink::Queue(_, checkpoint) = sink {
+        match checkpoint.progress(kind) {
+            Progress::Done => return Ok(tally),
+            Progress::At(offset) => lists.skip_to(offset),
+            Progress::Start => {}
+        }
+    }
     while let Some(page) = lists.next_page().await? {
         if let Some(total) = lists.total() {
             progress.set_length(total);
@@ -162,7 +186,7 @@ async fn backfill_kind(
                     events.push((svix_id(kind, &object, version), kind.event_type()));
                     tally.queued += 1;
                 }
-                Sink::Queue(enqueuer) => {
+                Sink::Queue(enqueuer, _) => {
                     let entry = entry(kind, &object, version);
                     match enqueue(enqueuer, &entry, &progress).await? {
                         EnqueueOutcome::Queued(_) => tally.queued += 1,
@@ -171,6 +195,12 @@ async fn backfill_kind(
                 }
             }
         }
+        if let (Sink::Queue(_, checkpoint), Some(offset)) = (&*sink, lists.offset()) {
+            checkpoint.reached(kind, offset).await?;
+        }
+    }
+    if let Sink::Queue(_, checkpoint) = sink {
+        checkpoint.done(kind).await?;
     }
     progress.finish_and_clear();
     Ok(tally)
@@ -245,96 +275,6 @@ pub(crate) fn progress_bar(kind: Kind) -> ProgressBar {
     bar.set_prefix(kind.name());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
-}
-
-fn summary(
-    client: &Client,
-    tallies: &BTreeMap<Kind, Tally>,
-    would_queue: &[(String, &'static str)],
-    args: &Args,
-    context: &crate::Context,
-) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let retries = client.retries();
-    let total = |f: fn(&Tally) -> u64| tallies.values().map(f).sum::<u64>();
-    if args.json {
-        let kinds: serde_json::Map<String, serde_json::Value> = tallies
-            .iter()
-            .map(|(kind, t)| {
-                let value = json!({
-                    "read": t.read, "queued": t.queued, "already_queued": t.already_queued,
-                    "older_than_since": t.older, "unreadable": t.unreadable,
-                });
-                (kind.name().to_owned(), value)
-            })
-            .collect();
-        let mut summary = json!({
-            "dry_run": args.dry_run,
-            "queued": total(|t| t.queued),
-            "already_queued": total(|t| t.already_queued),
-            "kinds": kinds,
-            "retries": {
-                "total": retries.total(),
-                "rate_limited": retries.rate_limited.load(Relaxed),
-                "server_errors": retries.server_errors.load(Relaxed),
-                "connection": retries.connection.load(Relaxed),
-            },
-        });
-        if args.dry_run {
-            summary["would_queue"] = would_queue
-                .iter()
-                .map(|(svix_id, event_type)| json!({"svix_id": svix_id, "type": event_type}))
-                .collect();
-        }
-        output::json(&summary);
-        return;
-    }
-    for (svix_id, event_type) in would_queue {
-        println!("{svix_id}  {event_type}");
-    }
-    let verb = if args.dry_run {
-        "would queue"
-    } else {
-        "queued"
-    };
-    let mut table = output::table(&[
-        "",
-        "read",
-        verb,
-        "already queued",
-        "older than --since",
-        "unreadable",
-    ]);
-    for (kind, t) in tallies {
-        table.add_row(vec![
-            kind.name().to_owned(),
-            t.read.to_string(),
-            t.queued.to_string(),
-            t.already_queued.to_string(),
-            t.older.to_string(),
-            t.unreadable.to_string(),
-        ]);
-    }
-    println!("{table}");
-    let destination = if args.dry_run {
-        "nothing queued (--dry-run)".to_owned()
-    } else {
-        format!("onto {}", context.keys().events())
-    };
-    println!(
-        "{verb} {}, already queued {}, {destination}",
-        total(|t| t.queued),
-        total(|t| t.already_queued)
-    );
-    if retries.total() > 0 {
-        println!(
-            "retries: {} (rate limited {}, server errors {}, connection {})",
-            retries.total(),
-            retries.rate_limited.load(Relaxed),
-            retries.server_errors.load(Relaxed),
-            retries.connection.load(Relaxed),
-        );
-    }
 }
 
 #[cfg(test)]

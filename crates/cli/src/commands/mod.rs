@@ -3,6 +3,7 @@
 pub mod backfill;
 pub mod dlq;
 pub mod migrate;
+pub mod reconcile;
 pub mod send;
 pub mod stats;
 pub mod sync;

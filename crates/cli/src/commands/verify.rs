@@ -12,17 +12,13 @@
 //! Clerk is read first. A row the database has that is newer than that read (created or
 //! updated by a webhook meanwhile) is not drift, so a busy instance does not cry wolf.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
-use clerk_sync_db::PoolConfig;
-use clerk_sync_db::schema::{organization_memberships, organizations, users};
+use clerk_sync_db::{Mirrored, PoolConfig};
 use clerk_sync_runtime::DEFAULT_DATABASE_URL;
-use diesel::{ExpressionMethods as _, QueryDsl as _};
-use diesel_async::RunQueryDsl as _;
 
 use super::backfill::progress_bar;
 use crate::output;
@@ -64,10 +60,7 @@ pub struct Args {
 }
 
 /// Id, `updated_at` and `deleted_at` of a row.
-type Version = (String, DateTime<Utc>, Option<DateTime<Utc>>);
 /// The same for a membership, with its organization.
-type MembershipVersion = (String, String, DateTime<Utc>, Option<DateTime<Utc>>);
-
 /// A database row, as far as the comparison goes.
 #[derive(Debug, Clone, Copy)]
 struct Row {
@@ -209,66 +202,29 @@ async fn read_database(
         connect_timeout: Duration::from_secs(10),
     };
     let where_ = clerk_sync_runtime::redact_url(url);
-    let mut conn = clerk_sync_db::connect(&config)
+    let conn = clerk_sync_db::connect(&config)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {where_}"))?;
-    let failed = |table: &str| format!("cannot read {table} from PostgreSQL at {where_}");
     let mut out = BTreeMap::new();
     for &kind in kinds {
-        let versions: Vec<Version> = match kind {
-            Kind::Users => users::table
-                .select((users::clerk_id, users::updated_at, users::deleted_at))
-                .load(&mut conn)
-                .await
-                .with_context(|| failed("users"))?,
-            Kind::Organizations => organizations::table
-                .select((
-                    organizations::id,
-                    organizations::updated_at,
-                    organizations::deleted_at,
-                ))
-                .load(&mut conn)
-                .await
-                .with_context(|| failed("organizations"))?,
-            Kind::Memberships => {
-                let deleted_organizations: HashSet<String> = organizations::table
-                    .filter(organizations::deleted_at.is_not_null())
-                    .select(organizations::id)
-                    .load::<String>(&mut conn)
-                    .await
-                    .with_context(|| failed("organizations"))?
-                    .into_iter()
-                    .collect();
-                let memberships: Vec<MembershipVersion> = organization_memberships::table
-                    .select((
-                        organization_memberships::id,
-                        organization_memberships::organization_id,
-                        organization_memberships::updated_at,
-                        organization_memberships::deleted_at,
-                    ))
-                    .load(&mut conn)
-                    .await
-                    .with_context(|| failed("organization_memberships"))?;
-                memberships
-                    .into_iter()
-                    .map(|(id, organization_id, updated_at, deleted_at)| {
-                        // Gone with its organization, when that was deleted.
-                        let deleted_at = deleted_at.or_else(|| {
-                            deleted_organizations
-                                .contains(&organization_id)
-                                .then_some(updated_at)
-                        });
-                        (id, updated_at, deleted_at)
-                    })
-                    .collect()
-            }
+        let table = match kind {
+            Kind::Users => Mirrored::Users,
+            Kind::Organizations => Mirrored::Organizations,
+            Kind::Memberships => Mirrored::Memberships,
         };
-        let rows = versions
+        let rows = clerk_sync_db::inventory(&conn, table)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot read the {} from PostgreSQL at {where_}",
+                    kind.name()
+                )
+            })?
             .into_iter()
-            .map(|(id, updated_at, deleted_at)| {
+            .map(|(id, held)| {
                 let row = Row {
-                    updated_at: updated_at.timestamp_millis(),
-                    live: deleted_at.is_none(),
+                    updated_at: held.updated_at,
+                    live: held.live,
                 };
                 (id, row)
             })

@@ -8,6 +8,7 @@ mod clerk_stub;
 mod dlq;
 mod migrate;
 mod queue;
+mod reconcile;
 mod send;
 mod stats;
 mod sync;

@@ -36,6 +36,7 @@ impl Api {
         config.clerk = Some(ClerkConfig {
             url: stub.url.parse().unwrap(),
             key: clerk_sync_clerk_api::SecretKey::parse(KEY).unwrap(),
+            rate: std::num::NonZeroU32::new(100).unwrap(),
         });
         let worker = Worker::build(config).await.unwrap();
         let base = format!("http://127.0.0.1:{}", worker.api_port().unwrap());

@@ -43,6 +43,7 @@ impl Harness {
         Config {
             api: None,
             clerk: None,
+            reconcile_interval: std::time::Duration::ZERO,
             redis_url: redis_url(),
             database_url: self.db.url.clone(),
             stream_prefix: self.prefix.clone(),

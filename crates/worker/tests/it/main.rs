@@ -10,4 +10,5 @@ mod failures;
 mod helpers;
 mod outage;
 mod process;
+mod reconcile;
 mod stall;

@@ -1,0 +1,212 @@
+//! `clerk-sync reconcile`: `verify`'s comparison, then the repair, through the queue and the
+//! same versioned path as every event (see `clerk_sync_worker::reconcile`): missing and
+//! stale objects queued whole, objects Clerk no longer has deleted as their deletion event
+//! would delete them. Then it waits for the workers to apply what it queued.
+//!
+//! Exit status: 0 when the database is level afterwards, 1 when drift remains (or, with
+//! `--dry-run`, when there is any), 2 when the check could not be made.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clerk_sync_clerk_api::{ClerkArgs, Kind};
+use clerk_sync_db::PoolConfig;
+use clerk_sync_runtime::DEFAULT_DATABASE_URL;
+use clerk_sync_worker::reconcile::{Options, Reconciler, Report};
+use indicatif::ProgressBar;
+
+use super::backfill::progress_bar;
+use crate::output;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    clerk: ClerkArgs,
+
+    /// PostgreSQL. May hold a password, so it is never printed.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        hide_default_value = true,
+        value_parser = clerk_sync_db::parse_database_url
+    )]
+    database_url: String,
+
+    /// Only these kinds, comma-separated; all three by default.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Kind>,
+
+    /// Find the drift and queue nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Go on from where an interrupted run stopped.
+    #[arg(long)]
+    resume: bool,
+
+    /// Deletions queued at most per kind (default: a tenth of its rows, at least 100); past
+    /// it nothing of that kind is deleted, in case the key is for another instance.
+    #[arg(long)]
+    max_deletions: Option<usize>,
+
+    /// How long to wait for the workers to apply the repairs (`0`: do not wait).
+    #[arg(long, default_value = "5m", value_parser = clerk_sync_worker::parse_interval)]
+    wait: Duration,
+
+    /// Print the result as JSON, for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCode> {
+    let database = PoolConfig {
+        url: args.database_url.clone(),
+        max_size: 1,
+        // Whole tables are read; a large instance takes a while.
+        statement_timeout: Duration::from_secs(600),
+        lock_timeout: Duration::ZERO,
+        idle_in_transaction_timeout: Duration::ZERO,
+        application_name: "clerk-sync reconcile".into(),
+        connect_timeout: Duration::from_secs(10),
+    };
+    let reconciler = Reconciler::new(
+        args.clerk.client()?,
+        database.clone(),
+        context.redis()?,
+        context.keys(),
+    );
+    let options = Options {
+        kinds: args.only.clone(),
+        dry_run: args.dry_run,
+        resume: args.resume,
+        max_deletions: args.max_deletions,
+    };
+    let mut bars: HashMap<Kind, ProgressBar> = HashMap::new();
+    let outcome = reconciler
+        .run(&options, |kind, read, total| {
+            let bar = bars.entry(kind).or_insert_with(|| progress_bar(kind));
+            if let Some(total) = total {
+                bar.set_length(total);
+            }
+            bar.inc(read as u64);
+        })
+        .await;
+    for bar in bars.values() {
+        bar.finish_and_clear();
+    }
+    let report = match outcome {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let applied = if args.dry_run || report.queued.is_empty() {
+        report.queued.len()
+    } else {
+        match wait_applied(&database, &report.queued, args.wait).await {
+            Ok(applied) => applied,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    };
+    let unrepairable: usize = report.kinds.iter().map(|k| k.unrepairable()).sum();
+    let level = if args.dry_run {
+        report.drift() == 0
+    } else {
+        unrepairable == 0 && applied == report.queued.len()
+    };
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["queued"] = report.queued.len().into();
+        value["applied"] = applied.into();
+        value["level"] = level.into();
+        value["dry_run"] = args.dry_run.into();
+        output::json(&value);
+    } else {
+        print(&report, applied, level, args.dry_run);
+    }
+    Ok(ExitCode::from(if level { 0 } else { 1 }))
+}
+
+/// Waits until the workers have applied every queued id, for at most `wait`; returns how
+/// many were. One that never is sits in the dead-letter stream (`clerk-sync dlq list`).
+async fn wait_applied(
+    database: &PoolConfig,
+    queued: &[String],
+    wait: Duration,
+) -> anyhow::Result<usize> {
+    let conn = clerk_sync_db::connect(database).await?;
+    let deadline = Instant::now() + wait;
+    let mut waiting: Vec<&String> = queued.iter().collect();
+    loop {
+        let mut still = Vec::with_capacity(waiting.len());
+        for id in waiting {
+            if !clerk_sync_db::is_processed(&conn, id).await? {
+                still.push(id);
+            }
+        }
+        waiting = still;
+        if waiting.is_empty() || Instant::now() >= deadline {
+            return Ok(queued.len() - waiting.len());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn print(report: &Report, applied: usize, level: bool, dry_run: bool) {
+    let mut table = output::table(&[
+        "",
+        "in Clerk",
+        "in the database",
+        "missing",
+        "stale",
+        "extra",
+        "deleted here",
+        "queued",
+    ]);
+    for k in &report.kinds {
+        let extra = match (k.extras_checked, k.deletions_refused) {
+            (false, _) => "not checked (resumed)".to_owned(),
+            (true, true) => format!("{} (too many: none deleted)", k.extra.len()),
+            (true, false) => k.extra.len().to_string(),
+        };
+        table.add_row(vec![
+            k.kind.to_owned(),
+            k.in_clerk.to_string(),
+            k.in_database.to_string(),
+            k.missing.len().to_string(),
+            k.stale.len().to_string(),
+            extra,
+            k.deleted_here.len().to_string(),
+            k.queued.to_string(),
+        ]);
+    }
+    println!("{table}");
+    for k in report.kinds.iter().filter(|k| !k.deleted_here.is_empty()) {
+        println!(
+            "{}: live in Clerk but deleted here (a deletion is final, left alone): {}",
+            k.kind,
+            output::clip(&k.deleted_here.join(", "), 400)
+        );
+    }
+    if dry_run {
+        println!(
+            "dry run: {} objects out of step, nothing queued",
+            report.drift()
+        );
+    } else if level {
+        println!("level: {} repairs queued and applied", report.queued.len());
+    } else {
+        println!(
+            "drift remains: {applied} of {} repairs applied; see `clerk-sync dlq list` and `clerk-sync stats`",
+            report.queued.len()
+        );
+    }
+}

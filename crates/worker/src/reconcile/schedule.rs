@@ -1,0 +1,119 @@
+//! Reconciliation on a schedule: every `RECONCILE_INTERVAL`, by one worker at a time.
+//!
+//! Every worker looks now and then (a tenth of the interval, at most a minute, jittered);
+//! the first to find the last run older than the interval, or a run interrupted, takes a
+//! PostgreSQL advisory lock on a connection of its own and runs it, at the Backend API pace
+//! `CLERK_API_RATE` sets. The others find the lock taken, or the run fresh, and wait for
+//! their next look. The run reads on its own connection and queues its repairs like any
+//! sender, so event processing is never held up by it.
+
+use std::time::Duration;
+
+use clerk_sync_db::PoolConfig;
+use clerk_sync_queue::{Keys, Pool};
+use diesel::QueryableByName;
+use diesel::sql_types::Bool;
+use diesel_async::RunQueryDsl as _;
+use rand::Rng as _;
+use tokio_util::sync::CancellationToken;
+
+use super::{Options, Reconciler, checkpoint, unix_ms};
+use crate::metrics::RECONCILE_RUNS_TOTAL;
+
+/// The advisory lock one scheduled run holds, in the two-key space (`(int4, int4)`), which
+/// never meets the one-key (`bigint`) space of the object locks.
+const LOCK: (i32, i32) = (0x434c_4b53, 2);
+
+#[derive(QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = Bool)]
+    taken: bool,
+}
+
+/// Runs reconciliations every `interval` until `shutdown`.
+pub(crate) async fn run_forever(
+    reconciler: Reconciler,
+    interval: Duration,
+    database: PoolConfig,
+    redis: Pool,
+    keys: Keys,
+    shutdown: CancellationToken,
+) {
+    let look_every = (interval / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    // The first look comes soon: a run interrupted by a restart, or never made, should not
+    // wait a whole look.
+    let mut wait = look_every.min(Duration::from_secs(5));
+    loop {
+        let jitter = rand::rng().random_range(0.5..1.5);
+        tokio::select! {
+            () = tokio::time::sleep(wait.mul_f64(jitter)) => {}
+            () = shutdown.cancelled() => return,
+        }
+        wait = look_every;
+        if !due(&redis, &keys, interval).await {
+            continue;
+        }
+        let conn = match clerk_sync_db::connect(&database).await {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(%error, "cannot reach PostgreSQL for the scheduled reconciliation");
+                continue;
+            }
+        };
+        let taken = diesel::sql_query("SELECT pg_try_advisory_lock($1, $2) AS taken")
+            .bind::<diesel::sql_types::Integer, _>(LOCK.0)
+            .bind::<diesel::sql_types::Integer, _>(LOCK.1)
+            .get_result::<Taken>(&mut &conn)
+            .await;
+        // Someone else runs it, or has just run it.
+        if !taken.is_ok_and(|t| t.taken) || !due(&redis, &keys, interval).await {
+            continue;
+        }
+        let options = Options {
+            kinds: Vec::new(),
+            dry_run: false,
+            resume: true,
+            max_deletions: None,
+        };
+        tracing::info!("scheduled reconciliation started");
+        let outcome = tokio::select! {
+            outcome = reconciler.run(&options, |_, _, _| {}) => Some(outcome),
+            () = shutdown.cancelled() => None,
+        };
+        match outcome {
+            Some(Ok(report)) => {
+                metrics::counter!(RECONCILE_RUNS_TOTAL, "outcome" => "ok").increment(1);
+                tracing::info!(
+                    drift = report.drift(),
+                    queued = report.queued.len(),
+                    "scheduled reconciliation finished"
+                );
+            }
+            Some(Err(error)) => {
+                metrics::counter!(RECONCILE_RUNS_TOTAL, "outcome" => "failed").increment(1);
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "scheduled reconciliation failed; the next look resumes it"
+                );
+            }
+            // Stopped part-way: the checkpoint lets the next worker go on from there.
+            None => return,
+        }
+        // The connection, and with it the lock, goes here.
+        drop(conn);
+    }
+}
+
+/// Whether a run is due: the last finished longer than `interval` ago (or never), or one was
+/// interrupted.
+async fn due(redis: &Pool, keys: &Keys, interval: Duration) -> bool {
+    let interrupted = checkpoint::Checkpoint::new(redis.clone(), keys.clone())
+        .interrupted()
+        .await
+        .is_ok_and(|r| r.is_some());
+    let last = checkpoint::last_run(redis, keys).await.ok().flatten();
+    interrupted
+        || last.is_none_or(|last| {
+            unix_ms().saturating_sub(last.finished_ms) >= interval.as_millis() as i64
+        })
+}
