@@ -38,6 +38,51 @@ fn a_claim_timeout_shorter_than_an_attempt_is_refused_at_start() {
 }
 
 #[test]
+fn contradicting_session_bounds_are_refused_at_start() {
+    let stderr = refused(
+        worker()
+            .env("ATTEMPT_TIMEOUT_MS", "2000")
+            .env("LOCK_TIMEOUT_MS", "2000"),
+    );
+    assert!(stderr.contains("LOCK_TIMEOUT_MS"), "{stderr}");
+    let stderr = refused(
+        worker()
+            .env("CLAIM_IDLE_MS", "10000")
+            .env("ATTEMPT_TIMEOUT_MS", "5000")
+            .env("IDLE_IN_TRANSACTION_TIMEOUT_MS", "10000"),
+    );
+    assert!(
+        stderr.contains("IDLE_IN_TRANSACTION_TIMEOUT_MS"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_api_and_the_schedule_need_a_key_and_tokens_are_never_printed() {
+    let token = "app-token-0123456789abcdef";
+    let stderr = refused(worker().env("CLERK_SYNC_API_TOKEN", token));
+    assert!(stderr.contains("CLERK_SECRET_KEY"), "{stderr}");
+    assert!(!stderr.contains(token), "{stderr}");
+    let stderr = refused(worker().env("RECONCILE_INTERVAL", "1h"));
+    assert!(stderr.contains("CLERK_SECRET_KEY"), "{stderr}");
+    let stderr = refused(worker().env("CLERK_SYNC_API_TOKEN", "short-secret"));
+    assert!(stderr.contains("CLERK_SYNC_API_TOKEN"), "{stderr}");
+    assert!(!stderr.contains("short-secret"), "{stderr}");
+    let help = worker()
+        .env("CLERK_SYNC_API_TOKEN", token)
+        .env("CLERK_SECRET_KEY", "sk_test_hunter2hunter2")
+        .arg("--help")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(help.stdout).unwrap();
+    assert!(stdout.contains("CLERK_SYNC_API_TOKEN"), "{stdout}");
+    assert!(
+        !stdout.contains(token) && !stdout.contains("hunter2"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn malformed_settings_are_named_and_exit_2() {
     for (var, value) in [
         ("MAX_ATTEMPTS", "0"),
@@ -47,6 +92,11 @@ fn malformed_settings_are_named_and_exit_2() {
         ("RETRY_BASE_MS", "-1"),
         ("STREAM_PREFIX", "a}b"),
         ("WORKER_METRICS_BIND", "nowhere"),
+        ("API_BIND", "nowhere"),
+        ("RECONCILE_INTERVAL", "soon"),
+        ("CLERK_API_RATE", "0"),
+        ("CLERK_SECRET_KEY", "pk_test_hunter2"),
+        ("CLERK_API_URL", "ftp://hunter2@clerk"),
         ("REDIS_URL", "http://:hunter2@cache:6379"),
         ("DATABASE_URL", "postgres://app:hunter2@db:notaport/clerk"),
     ] {
