@@ -279,6 +279,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The change feed: one row per event that changed an object, ids only.
+    sync_changes (id) {
+        id -> Int8,
+        object_type -> Text,
+        object_id -> Text,
+        op -> Text,
+        event_type -> Text,
+        svix_id -> Text,
+        version -> Timestamptz,
+        committed_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(user_email_addresses -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     processed_webhooks,
@@ -297,4 +311,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
     subscription_items,
     payment_attempts,
+    sync_changes,
 );
