@@ -4,8 +4,10 @@
 //! A parsed [`clerk_sync_events::Event`] flows into [`apply_batch`] with the connection the
 //! caller took from a [`PgPool`]; everything happens in one transaction: the batch's object
 //! locks, the `processed_webhooks` row of each event and its effect, so an event is either
-//! wholly applied and recorded, or not at all. Query functions take a connection, never the
-//! pool, so callers decide what shares a transaction.
+//! wholly applied and recorded, or not at all. The same transaction writes the change feed
+//! (`sync_changes`, one row per event that changed an object, announced with `NOTIFY` at
+//! commit), which [`read_changes`] and [`ChangeListener`] follow. Query functions take a
+//! connection, never the pool, so callers decide what shares a transaction.
 //!
 //! Every failure is a [`DbError`] that says what to do next: wait for the database, retry
 //! the event later, or give up on it.
@@ -15,6 +17,7 @@
 
 mod apply;
 mod error;
+mod feed;
 mod inventory;
 mod migrate;
 mod pool;
@@ -31,6 +34,10 @@ pub use apply::render_user_upsert;
 pub use apply::{ApplyOptions, DeleteMode, Outcome, Pending, apply_batch, apply_one, lock_key};
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
+pub use feed::{
+    CHANGES_CHANNEL, Change, ChangeListener, ChangeNotice, FEED_LOCK, Op, PRUNE_LOCK,
+    prune_changes, read_changes,
+};
 pub use inventory::{Held, Mirrored, inventory};
 pub use migrate::{MIGRATIONS, migration_status, run_migrations};
 pub use pool::{PgConn, PgPool, PoolConfig, build_pool, connect, parse_database_url, ping};

@@ -3,7 +3,9 @@
 //! [`apply_batch`] applies several events in one transaction: it takes the advisory locks of
 //! every object the batch touches, in one sorted statement, then, per event, records its
 //! `svix_id` in `processed_webhooks` (an id already there is a duplicate and changes
-//! nothing) and makes the event's effect. One commit, one WAL flush, for the whole batch.
+//! nothing) and makes the event's effect; last, one `sync_changes` row per event that
+//! changed something (the change feed, `crate::feed`). One commit, one WAL flush, for the
+//! whole batch.
 //!
 //! Why the locks: "newest wins" and "a deletion is final" are read-then-write rules, and two
 //! workers may hold two events of one object at once. Locking every key of the batch up
@@ -98,7 +100,8 @@ impl Outcome {
 /// Deletions come last because they also erase what other rows hold of a user, and an
 /// upsert of the same batch must not write after the erasure. Every upsert is versioned, so
 /// the order among them does not change the result; only a user's events, whose addresses
-/// follow the row in a second step, are applied one after another.
+/// follow the row in a second step, are applied one after another. The change feed's rows,
+/// one per event `Applied`, come last of all, and are announced at commit.
 pub async fn apply_batch(
     conn: &mut AsyncPgConnection,
     events: &[Pending<'_>],
@@ -171,6 +174,13 @@ pub async fn apply_batch(
                 outcomes[i] = outcome;
             }
         }
+        // Last, because it takes the feed's lock, which every writer of the feed then
+        // waits on until this transaction has committed (see `crate::feed`).
+        let mut changes = Vec::new();
+        for &i in new.iter().filter(|&&i| outcomes[i] == Outcome::Applied) {
+            changes.extend(crate::feed::entry(events[i])?);
+        }
+        crate::feed::record(shared, &changes).await?;
         Ok(outcomes)
     })
     .await

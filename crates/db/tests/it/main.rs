@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should stop there
 
 mod erasure;
+mod feed;
+mod feed_order;
 mod helpers;
 mod migrations;
 mod organizations;

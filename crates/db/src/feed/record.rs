@@ -1,0 +1,117 @@
+//! Writing the feed's rows, inside the transaction of the batch that made the changes.
+
+use chrono::{DateTime, Utc};
+use clerk_sync_events::EventData;
+use diesel::sql_types::{Array, Integer, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{CHANGES_CHANNEL, FEED_LOCK, Op};
+use crate::DbError;
+use crate::apply::{Pending, time};
+
+/// One feed row, before it has an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry<'a> {
+    object_type: &'a str,
+    object_id: &'a str,
+    op: Op,
+    event_type: &'a str,
+    svix_id: &'a str,
+    version: DateTime<Utc>,
+}
+
+/// The feed row of an applied event: the object it is about, what happened to it, and the
+/// version newest-wins compared. `None` for an event that never changes anything.
+///
+/// One row per event, for its own object: what else an event writes on the way (the
+/// organization inside a membership, a role's permissions, a subscription's items) has
+/// events of its own.
+pub(crate) fn entry<'a>(pending: Pending<'a>) -> Result<Option<Entry<'a>>, DbError> {
+    let event = pending.event;
+    // A deletion's version is when it happened: the earliest deletion is the one kept.
+    let deleted = |object_type: &'a str, object_id: &'a str| {
+        (object_type, object_id, Op::Deleted, event.timestamp)
+    };
+    let upserted = |object_type: &'a str, object_id: &'a str, updated_at: Option<i64>| {
+        let version = updated_at.unwrap_or(event.timestamp);
+        (object_type, object_id, Op::Upserted, version)
+    };
+    use EventData as D;
+    // Exhaustive, so a new kind of event cannot be forgotten here.
+    let (object_type, object_id, op, version_ms) = match &event.data {
+        D::UserUpserted(u) => upserted("user", &u.id, u.updated_at),
+        D::UserDeleted(d) => deleted("user", &d.id),
+        D::SessionUpserted(s) => upserted("session", &s.id, s.updated_at),
+        D::OrganizationUpserted(o) => upserted("organization", &o.id, o.updated_at),
+        D::OrganizationDeleted(d) => deleted("organization", &d.id),
+        D::MembershipUpserted(m) => upserted("organization_membership", &m.id, m.updated_at),
+        D::MembershipDeleted(m) => deleted("organization_membership", &m.id),
+        D::InvitationUpserted(i) => upserted("organization_invitation", &i.id, i.updated_at),
+        D::DomainUpserted(d) => upserted("organization_domain", &d.id, d.updated_at),
+        D::DomainDeleted(d) => deleted("organization_domain", &d.id),
+        D::RoleUpserted(r) => upserted("role", &r.id, r.updated_at),
+        D::RoleDeleted(d) => deleted("role", &d.id),
+        D::PermissionUpserted(p) => upserted("permission", &p.id, p.updated_at),
+        D::PermissionDeleted(d) => deleted("permission", &d.id),
+        // A message has no updated_at: the event's time is its version, as in `messages`.
+        D::MessageCreated(channel, m) => upserted(channel.as_str(), &m.id, None),
+        D::WaitlistEntryUpserted(w) => upserted("waitlist_entry", &w.id, w.updated_at),
+        D::SubscriptionUpserted(s) => upserted("subscription", &s.id, s.updated_at),
+        D::SubscriptionItemUpserted(i) => upserted("subscription_item", &i.id, i.updated_at),
+        D::PaymentAttemptUpserted(p) => upserted("payment_attempt", &p.id, p.updated_at),
+        D::Unhandled => return Ok(None),
+    };
+    Ok(Some(Entry {
+        object_type,
+        object_id,
+        op,
+        event_type: &event.event_type,
+        svix_id: pending.svix_id,
+        version: time(version_ms, "the event's version")?,
+    }))
+}
+
+/// Writes `entries`, in order, and announces each on [`CHANGES_CHANNEL`] (delivered
+/// at commit, and only then). Must be the transaction's last statement: it takes
+/// [`FEED_LOCK`], which then serialises the rest of the transaction with every other writer
+/// of the feed, so nothing slow may follow it (see the module's documentation for why).
+pub(crate) async fn record<'a>(
+    mut conn: &AsyncPgConnection,
+    entries: &[Entry<'a>],
+) -> Result<(), DbError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&Entry<'a>) -> &'a str| entries.iter().map(f).collect::<Vec<&str>>();
+    let versions: Vec<DateTime<Utc>> = entries.iter().map(|e| e.version).collect();
+    // One statement: the lock, every row, every notification. Every row the INSERT reads
+    // is joined to the lock's row, so no id is drawn (the identity's default is evaluated
+    // per row inserted) before the lock is held, whatever plan PostgreSQL picks. The
+    // volatile lock keeps its CTE from being inlined or evaluated twice.
+    diesel::sql_query(
+        "WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, $2)), \
+         written AS ( \
+             INSERT INTO sync_changes (object_type, object_id, op, event_type, svix_id, version) \
+             SELECT c.object_type, c.object_id, c.op, c.event_type, c.svix_id, c.version \
+             FROM feed_lock CROSS JOIN unnest($3::text[], $4::text[], $5::text[], $6::text[], \
+                 $7::text[], $8::timestamptz[]) WITH ORDINALITY \
+                 AS c(object_type, object_id, op, event_type, svix_id, version, n) \
+             ORDER BY c.n \
+             RETURNING id, object_type, object_id, op) \
+         SELECT pg_notify($9, format('{\"id\":%s,\"object_type\":%s,\"object_id\":%s,\"op\":%s}', \
+             id, to_json(object_type), to_json(object_id), to_json(op))) \
+         FROM written ORDER BY id",
+    )
+    .bind::<Integer, _>(FEED_LOCK.0)
+    .bind::<Integer, _>(FEED_LOCK.1)
+    .bind::<Array<Text>, _>(column(|e| e.object_type))
+    .bind::<Array<Text>, _>(column(|e| e.object_id))
+    .bind::<Array<Text>, _>(column(|e| e.op.as_str()))
+    .bind::<Array<Text>, _>(column(|e| e.event_type))
+    .bind::<Array<Text>, _>(column(|e| e.svix_id))
+    .bind::<Array<Timestamptz>, _>(versions)
+    .bind::<Text, _>(CHANGES_CHANNEL)
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}

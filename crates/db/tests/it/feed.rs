@@ -1,0 +1,247 @@
+//! The change feed's contents: one row per applied change, none for the rest, ids only;
+//! reading it after a cursor; retention.
+
+use std::time::Duration;
+
+use clerk_sync_db::{Change, DeleteMode, Op, Outcome, PRUNE_LOCK, prune_changes, read_changes};
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, corpus, db, deleted_event, user_event};
+
+const T1: i64 = 1_716_883_200_000;
+const T2: i64 = T1 + 60_000;
+const T3: i64 = T1 + 120_000;
+
+/// The feed without its wall-clock column.
+async fn feed(db: &mut Db) -> Vec<Value> {
+    db.rows(
+        "SELECT object_type, object_id, op, event_type, svix_id, \
+         (extract(epoch FROM version) * 1000)::bigint AS version_ms \
+         FROM sync_changes ORDER BY id",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn only_applied_events_are_in_the_feed_not_stale_duplicate_or_ignored_ones() {
+    let mut db = db().await;
+    let apply = async |db: &mut Db, id: &str, event| db.apply(id, event, DeleteMode::Soft).await;
+    let newest = user_event("user.updated", "user_1", T3, "Janet");
+    let older = user_event("user.updated", "user_1", T2, "Jenny");
+    let created = user_event("user.created", "user_1", T1, "Jane");
+    let unknown = clerk_sync_events::parse(br#"{"type":"something.new","data":{}}"#, 0).unwrap();
+
+    assert_eq!(apply(&mut db, "msg_3", &newest).await, Outcome::Applied);
+    assert_eq!(apply(&mut db, "msg_1", &created).await, Outcome::Stale);
+    assert_eq!(apply(&mut db, "msg_2", &older).await, Outcome::Stale);
+    assert_eq!(apply(&mut db, "msg_3", &newest).await, Outcome::Duplicate);
+    assert_eq!(apply(&mut db, "msg_x", &unknown).await, Outcome::Ignored);
+    // The same in one batch, as a worker applies them.
+    let other = user_event("user.created", "user_2", T1, "Bob");
+    let batch: Vec<(String, clerk_sync_events::Event)> = vec![
+        ("msg_5".into(), other.clone()),
+        ("msg_5".into(), other),
+        ("msg_2".into(), older),
+        ("msg_y".into(), unknown),
+    ];
+    db.apply_in_batches(&batch, &[4], DeleteMode::Soft).await;
+
+    assert_eq!(
+        feed(&mut db).await,
+        vec![
+            json!({"object_type": "user", "object_id": "user_1", "op": "upserted",
+                   "event_type": "user.updated", "svix_id": "msg_3", "version_ms": T3}),
+            json!({"object_type": "user", "object_id": "user_2", "op": "upserted",
+                   "event_type": "user.created", "svix_id": "msg_5", "version_ms": T1}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_deletion_is_a_deleted_change_and_so_is_the_end_of_a_membership() {
+    let mut db = db().await;
+    db.apply(
+        "msg_1",
+        &user_event("user.created", "user_1", T1, "Jane"),
+        DeleteMode::Hard,
+    )
+    .await;
+    let deletion = deleted_event("user_1", T2);
+    assert_eq!(
+        db.apply("msg_2", &deletion, DeleteMode::Hard).await,
+        Outcome::Applied
+    );
+    let (_, ended) = corpus("organizationMembership.deleted");
+    assert_eq!(
+        db.apply("msg_3", &ended, DeleteMode::Hard).await,
+        Outcome::Applied
+    );
+    let feed = feed(&mut db).await;
+    assert_eq!(feed.len(), 3, "{feed:?}");
+    assert_eq!(
+        feed[1],
+        json!({"object_type": "user", "object_id": "user_1", "op": "deleted",
+               "event_type": "user.deleted", "svix_id": "msg_2", "version_ms": T2})
+    );
+    assert_eq!(feed[2]["object_type"], "organization_membership");
+    assert_eq!(feed[2]["object_id"], ended.object_id().unwrap());
+    assert_eq!(feed[2]["op"], "deleted");
+    assert_eq!(feed[2]["event_type"], "organizationMembership.deleted");
+}
+
+#[tokio::test]
+async fn every_kind_of_event_names_its_own_object_and_the_feed_holds_no_personal_data() {
+    let mut db = db().await;
+    let mut applied = Vec::new();
+    for (i, (_, body)) in clerk_sync_test_support::clerk_payloads().iter().enumerate() {
+        let event = clerk_sync_events::parse(body, 0).unwrap();
+        let svix_id = format!("msg_{i:02}");
+        if db.apply(&svix_id, &event, DeleteMode::Soft).await == Outcome::Applied {
+            applied.push((svix_id, event));
+        }
+    }
+    let feed = feed(&mut db).await;
+    assert_eq!(feed.len(), applied.len());
+    for (row, (svix_id, event)) in feed.iter().zip(&applied) {
+        assert_eq!(row["svix_id"], svix_id.as_str());
+        assert_eq!(row["event_type"], event.event_type.as_str());
+        assert_eq!(row["object_id"], event.object_id().unwrap(), "{row}");
+        let deletion = event.event_type.ends_with(".deleted");
+        assert_eq!(row["op"], if deletion { "deleted" } else { "upserted" });
+    }
+    let types: std::collections::BTreeSet<&str> = feed
+        .iter()
+        .filter_map(|r| r["object_type"].as_str())
+        .collect();
+    for kind in [
+        "user",
+        "session",
+        "organization",
+        "organization_membership",
+        "organization_invitation",
+        "organization_domain",
+        "role",
+        "permission",
+        "email",
+        "sms",
+        "waitlist_entry",
+        "subscription",
+        "subscription_item",
+        "payment_attempt",
+    ] {
+        assert!(types.contains(kind), "no {kind} in {types:?}");
+    }
+
+    // Ids, types and times only: no column for anything else, and no address in any.
+    let columns = db
+        .rows(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_name = 'sync_changes' ORDER BY ordinal_position",
+        )
+        .await;
+    assert_eq!(
+        columns,
+        [
+            "id",
+            "object_type",
+            "object_id",
+            "op",
+            "event_type",
+            "svix_id",
+            "version",
+            "committed_at"
+        ]
+        .map(|c| json!({ "column_name": c }))
+    );
+    let everything = db.rows("SELECT * FROM sync_changes").await;
+    let text = Value::Array(everything).to_string();
+    assert!(!text.contains('@'), "an address in the feed: {text}");
+}
+
+#[tokio::test]
+async fn reading_after_a_cursor_by_type_returns_changes_in_id_order() {
+    let mut db = db().await;
+    for (i, user) in ["user_1", "user_2", "user_3"].iter().enumerate() {
+        let event = user_event("user.created", user, T1, "Jane");
+        db.apply(&format!("msg_{i}"), &event, DeleteMode::Soft)
+            .await;
+    }
+    db.apply("msg_d", &deleted_event("user_1", T2), DeleteMode::Soft)
+        .await;
+    let (_, org) = corpus("organization.created");
+    db.apply("msg_o", &org, DeleteMode::Soft).await;
+
+    let all = read_changes(&db.conn, 0, 100, &[]).await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    let after = read_changes(&db.conn, all[1].id, 2, &[]).await.unwrap();
+    assert_eq!(
+        after,
+        all[2..4].to_vec(),
+        "after the cursor, at most the limit"
+    );
+
+    let ids = |changes: Vec<Change>| -> Vec<String> {
+        changes.into_iter().map(|c| c.object_id).collect()
+    };
+    let users = read_changes(&db.conn, 0, 100, &["user".into()])
+        .await
+        .unwrap();
+    assert_eq!(ids(users), ["user_1", "user_2", "user_3", "user_1"]);
+    let deletions = read_changes(&db.conn, 0, 100, &["user.deleted".into()])
+        .await
+        .unwrap();
+    assert_eq!(deletions.len(), 1);
+    assert_eq!(deletions[0].op, Op::Deleted);
+    let orgs = read_changes(&db.conn, 0, 100, &["organization".into()])
+        .await
+        .unwrap();
+    assert_eq!(ids(orgs), [org.object_id().unwrap()]);
+}
+
+#[tokio::test]
+async fn rows_older_than_the_retention_are_pruned_in_batches_by_one_session_at_a_time() {
+    let mut db = db().await;
+    for i in 0..7 {
+        let event = user_event("user.created", &format!("user_{i}"), T1, "Jane");
+        db.apply(&format!("msg_{i}"), &event, DeleteMode::Soft)
+            .await;
+    }
+    use diesel_async::RunQueryDsl as _;
+    diesel::sql_query(
+        "UPDATE sync_changes SET committed_at = now() - interval '8 days' \
+         WHERE id IN (SELECT id FROM sync_changes ORDER BY id LIMIT 5)",
+    )
+    .execute(&mut db.conn)
+    .await
+    .unwrap();
+    let week = Duration::from_secs(7 * 24 * 3600);
+
+    // Another worker is pruning: this one leaves it be.
+    let other = db.connection().await;
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_lock({}, {})",
+        PRUNE_LOCK.0, PRUNE_LOCK.1
+    ))
+    .execute(&mut &other)
+    .await
+    .unwrap();
+    assert_eq!(prune_changes(&db.conn, week, 2).await.unwrap(), 0);
+    assert_eq!(read_changes(&db.conn, 0, 100, &[]).await.unwrap().len(), 7);
+    diesel::sql_query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut &other)
+        .await
+        .unwrap();
+
+    let pruned = prune_changes(&db.conn, week, 2).await.unwrap();
+    assert_eq!(pruned, 5, "three batches: 2, 2, 1");
+    let left = read_changes(&db.conn, 0, 100, &[]).await.unwrap();
+    assert_eq!(
+        left.iter().map(|c| c.svix_id.as_str()).collect::<Vec<_>>(),
+        ["msg_5", "msg_6"]
+    );
+    assert_eq!(prune_changes(&db.conn, week, 2).await.unwrap(), 0);
+    // The lock was released: a second pruner is not locked out.
+    let free = db.connection().await;
+    assert_eq!(prune_changes(&free, Duration::ZERO, 100).await.unwrap(), 2);
+}
