@@ -51,6 +51,8 @@ pub enum Command {
     Verify(commands::verify::Args),
     /// Fetch a user or an organization from Clerk and apply it (the API's forced refresh).
     Sync(commands::sync::Args),
+    /// Print the change feed (`sync_changes`); `--follow` prints each change as it commits.
+    Changes(commands::changes::Args),
     /// Compare the database with Clerk, then repair the drift through the queue.
     Reconcile(commands::reconcile::Args),
 }
@@ -66,6 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backfill(args) => commands::backfill::run(&context, args).await,
         Command::Verify(args) => commands::verify::run(args).await,
         Command::Sync(args) => commands::sync::run(args).await,
+        Command::Changes(args) => commands::changes::run(args).await,
         Command::Reconcile(args) => commands::reconcile::run(&context, args).await,
     }
 }

@@ -1,6 +1,7 @@
 //! One subcommand per file.
 
 pub mod backfill;
+pub mod changes;
 pub mod dlq;
 pub mod migrate;
 pub mod reconcile;

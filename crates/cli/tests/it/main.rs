@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should stop there
 
 mod backfill;
+mod changes;
 mod clerk_stub;
 mod dlq;
 mod migrate;
