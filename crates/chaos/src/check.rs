@@ -1,6 +1,7 @@
 //! The verdict: every accepted event applied exactly once in effect or dead-lettered with a
 //! reason; the rows equal to the model; no poison applied; no outage dead-lettered anything;
-//! no refused request in Redis.
+//! no refused request in Redis; the change feed holds each event once at most, and only
+//! events applied.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -128,6 +129,7 @@ pub async fn check(
 
     check_rows(&db, &expected(&applied_effects), &mut v).await?;
     check_erasure(&db, &mut v).await?;
+    check_feed(&db, &processed, &mut v).await?;
     let forged_guards: u64 = {
         let mut conn = redis.get().await?;
         let keys: Vec<String> = clerk_sync_queue::redis::cmd("KEYS")
@@ -197,6 +199,36 @@ async fn check_rows(
         if !model.contains_key(key) {
             v.failures
                 .push(format!("{} {} exists but no event made it", key.0, key.1));
+        }
+    }
+    Ok(())
+}
+
+/// The change feed: at most one row per event, whatever was redelivered, retried or
+/// interrupted, and only for events recorded as applied (a row of a rolled-back attempt
+/// would be a change that never happened).
+async fn check_feed(
+    db: &tokio_postgres::Client,
+    processed: &BTreeSet<String>,
+    v: &mut Verdict,
+) -> anyhow::Result<()> {
+    let rows = db
+        .query(
+            "SELECT svix_id, count(*) FROM sync_changes GROUP BY svix_id",
+            &[],
+        )
+        .await?;
+    for row in rows {
+        let svix_id: String = row.get(0);
+        let count: i64 = row.get(1);
+        if count > 1 {
+            v.failures
+                .push(format!("{svix_id} is in the change feed {count} times"));
+        }
+        if !processed.contains(&svix_id) {
+            v.failures.push(format!(
+                "{svix_id} is in the change feed but not in processed_webhooks"
+            ));
         }
     }
     Ok(())
