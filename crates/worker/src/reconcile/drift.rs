@@ -136,9 +136,12 @@ pub(super) fn deletion(kind: Kind, id: &str, held: &Held, now: i64) -> (&'static
 mod tests {
     use super::*;
 
+    const T: i64 = 1_716_883_200_000;
+
     fn object(id: &str, version: i64) -> Object {
         let raw = serde_json::value::RawValue::from_string(format!(
-            r#"{{"id":"{id}","updated_at":{version}}}"#
+            r#"{{"id":"{id}","updated_at":{}}}"#,
+            T + version
         ))
         .unwrap();
         Object::read(raw).unwrap()
@@ -155,7 +158,7 @@ mod tests {
         .into_iter()
         .map(|(id, updated_at, live)| {
             let held = Held {
-                updated_at,
+                updated_at: T + updated_at,
                 live,
                 member_of: None,
             };
