@@ -27,6 +27,7 @@ mod outage;
 mod prepare;
 mod process;
 pub mod reconcile;
+mod retention;
 mod settings;
 mod startup;
 

@@ -159,6 +159,10 @@ pub struct Settings {
     #[arg(long, env = "RECONCILE_INTERVAL", value_name = "RECONCILE_INTERVAL", value_parser = parse_interval)]
     pub reconcile_interval: Option<Duration>,
 
+    /// How long `sync_changes` rows are kept (`7d`, `36h`); `0` keeps all.
+    #[arg(long, env = "CHANGES_RETENTION", value_name = "CHANGES_RETENTION", default_value = "7d", value_parser = parse_interval)]
+    pub changes_retention: Duration,
+
     /// Settings shared by every binary.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -232,6 +236,7 @@ impl Settings {
             api,
             clerk,
             reconcile_interval,
+            changes_retention: self.changes_retention,
             redis_url: self.common.redis_url,
             database_url: self.database_url,
             stream_prefix: self.common.stream_prefix,
@@ -304,6 +309,8 @@ pub struct Config {
     pub clerk: Option<ClerkConfig>,
     /// See `RECONCILE_INTERVAL`; zero schedules none.
     pub reconcile_interval: Duration,
+    /// See `CHANGES_RETENTION`; zero keeps every row.
+    pub changes_retention: Duration,
     /// See `REDIS_URL`.
     pub redis_url: String,
     /// See `DATABASE_URL`.

@@ -216,6 +216,23 @@ impl Worker {
             let stop = shutdown.clone();
             tasks.spawn(async move { crate::api::serve(listener, state, stop).await });
         }
+        if !self.shared.config.changes_retention.is_zero() {
+            let config = &self.shared.config;
+            let database = PoolConfig {
+                url: config.database_url.clone(),
+                max_size: 1,
+                statement_timeout: config.attempt_timeout,
+                lock_timeout: config.session_lock_timeout(),
+                idle_in_transaction_timeout: config.session_idle_timeout(),
+                application_name: format!("clerk-sync-worker {} retention", config.consumer_name),
+                connect_timeout: Duration::from_secs(5),
+            };
+            let (retention, stop) = (config.changes_retention, shutdown.clone());
+            tasks.spawn(async move {
+                crate::retention::prune_forever(retention, database, stop).await;
+                Ok(())
+            });
+        }
         if let Some((reconciler, database)) = self.reconcile.take() {
             let (redis, keys) = (self.shared.redis.clone(), self.shared.keys.clone());
             let interval = self.shared.config.reconcile_interval;

@@ -105,6 +105,7 @@ pub fn worker_config(prefix: &Prefix, database_url: &str) -> clerk_sync_worker::
         api: None,
         clerk: None,
         reconcile_interval: std::time::Duration::ZERO,
+        changes_retention: std::time::Duration::ZERO,
         redis_url: redis_url(),
         database_url: database_url.to_owned(),
         stream_prefix: prefix.name.clone(),

@@ -164,3 +164,34 @@ async fn a_lost_consumer_group_is_recreated_and_consumption_goes_on() {
     worker.drain(Duration::from_secs(10)).await.unwrap();
     assert_eq!(h.count("users").await, 1);
 }
+
+#[tokio::test]
+async fn feed_rows_past_changes_retention_are_deleted_by_a_running_worker() {
+    let h = Harness::new().await;
+    for i in 0..3 {
+        h.enqueue(
+            &format!("msg_ret_{i}"),
+            &user_body("user.created", &format!("user_ret{i}"), T1, "Kept"),
+        )
+        .await;
+    }
+    h.worker()
+        .await
+        .drain(Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(h.count("sync_changes").await, 3);
+
+    let mut config = h.config("pruner");
+    config.changes_retention = Duration::from_secs(2);
+    let worker = clerk_sync_worker::Worker::build(config).await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+    clerk_sync_test_support::eventually(Duration::from_secs(60), "the old rows pruned", || async {
+        h.count("sync_changes").await == 0
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    assert_eq!(h.count("users").await, 3, "only the feed is pruned");
+}

@@ -44,6 +44,7 @@ impl Harness {
             api: None,
             clerk: None,
             reconcile_interval: std::time::Duration::ZERO,
+            changes_retention: std::time::Duration::ZERO,
             redis_url: redis_url(),
             database_url: self.db.url.clone(),
             stream_prefix: self.prefix.clone(),

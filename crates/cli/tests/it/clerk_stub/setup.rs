@@ -115,6 +115,7 @@ pub fn worker_config(setup: &Setup, database_url: &str) -> clerk_sync_worker::Co
         api: None,
         clerk: None,
         reconcile_interval: std::time::Duration::ZERO,
+        changes_retention: std::time::Duration::ZERO,
         redis_url: redis_url(),
         database_url: database_url.to_owned(),
         stream_prefix: setup.prefix.clone(),
