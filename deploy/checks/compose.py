@@ -5,7 +5,7 @@ import re
 import jsonschema
 import yaml
 
-from common import ALL, DEFAULTS, ROOT, check_settings, fail, port_of, seconds
+from common import ALL, DEFAULTS, ROOT, WORKER, check_settings, fail, port_of, seconds
 
 WHERE = "docker-compose.yml"
 
@@ -47,7 +47,15 @@ def check() -> dict:
                     fail(where, f"port {port} must be bound to 127.0.0.1 only")
         command = service.get("command") or [""]
         if command[0] in ALL:
-            check_settings(where, command[0], (service.get("environment") or {}).keys())
+            environment = service.get("environment") or {}
+            check_settings(where, command[0], environment.keys())
+            # Set but empty is not unset: the binaries refuse an empty value at start.
+            for key, value in environment.items():
+                if value is not None and re.fullmatch(r"|\$\{[A-Z0-9_]+:?-\}", str(value)):
+                    fail(where, f"{key} may end up empty, which stops the process with exit 2: "
+                                f"leave the value out (`{key}:`) to pass it only when set")
+        if command[0] == WORKER:
+            _check_worker(where, service)
 
     redis = " ".join(services["redis"]["command"])
     for setting in ("--appendonly yes", "--appendfsync everysec", "--maxmemory-policy noeviction"):
@@ -60,11 +68,10 @@ def check() -> dict:
     if (worker.get("deploy") or {}).get("replicas", 1) < 2:
         fail(f"{WHERE}: services.worker", "run at least two replicas by default")
     env = worker.get("environment") or {}
-    if str(env.get("MIGRATE_ON_START")) != "false":
-        fail(f"{WHERE}: services.worker", "MIGRATE_ON_START must be \"false\": `migrate` owns them")
-    timeout = int(env.get("ATTEMPT_TIMEOUT_MS", DEFAULTS["ATTEMPT_TIMEOUT_MS"])) / 1000
-    if seconds(worker.get("stop_grace_period", "10s")) <= timeout:
-        fail(f"{WHERE}: services.worker", f"stop_grace_period must exceed one attempt ({timeout:g} s)")
+    workers = sorted(name for name, s in services.items() if (s.get("command") or [""])[0] == WORKER)
+    api = [name for name in workers if "CLERK_SYNC_API_TOKEN" in (services[name].get("environment") or {})]
+    if not api:
+        fail(WHERE, "no service serves the application API (CLERK_SYNC_API_TOKEN)")
     if services["migrate"].get("command") != ["clerk-sync", "migrate"]:
         fail(f"{WHERE}: services.migrate", "must run `clerk-sync migrate`")
 
@@ -73,5 +80,32 @@ def check() -> dict:
     return {
         "receiver_port": port_of(services["receiver"]["environment"]["RECEIVER_BIND"]),
         "worker_port": port_of(env["WORKER_METRICS_BIND"]),
+        "workers": workers,
         "services": compose["services"],
     }
+
+
+def _check_worker(where: str, service: dict) -> None:
+    """What every service running clerk-sync-worker needs, scaled or not."""
+    env = service.get("environment") or {}
+    if str(env.get("MIGRATE_ON_START")) != "false":
+        fail(where, "MIGRATE_ON_START must be \"false\": `migrate` owns them")
+    timeout = int(env.get("ATTEMPT_TIMEOUT_MS", DEFAULTS["ATTEMPT_TIMEOUT_MS"])) / 1000
+    if seconds(service.get("stop_grace_period", "10s")) <= timeout:
+        fail(where, f"stop_grace_period must exceed one attempt ({timeout:g} s)")
+    # A default key is a placeholder (a fresh clone has no real one): Clerk refuses it, so a
+    # schedule running with it would fail on every look.
+    key = str(env.get("CLERK_SECRET_KEY") or "")
+    if re.search(r"\$\{CLERK_SECRET_KEY:?-[^}]", key) and str(env.get("RECONCILE_INTERVAL")) != "0":
+        fail(where, "a default CLERK_SECRET_KEY is a placeholder: set RECONCILE_INTERVAL \"0\" here")
+    if "CLERK_SYNC_API_TOKEN" not in env:
+        return
+    if not key:
+        fail(where, "the application API needs CLERK_SECRET_KEY, or the worker exits 2 at start")
+    api_port = port_of(str(env.get("API_BIND", DEFAULTS["API_BIND"])))
+    published = [str(p) for p in service.get("ports", [])]
+    if not any(p.split(":")[-1] == str(api_port) for p in published):
+        fail(where, f"publish the API's port {api_port} (API_BIND) on 127.0.0.1")
+    for port in published:
+        if not port.startswith("127.0.0.1:"):
+            fail(where, f"port {port} must be bound to 127.0.0.1 only: the API is internal")

@@ -19,10 +19,17 @@ def _prometheus(compose: dict) -> None:
     receiver = [t for c in jobs.get("receiver", {}).get("static_configs", []) for t in c["targets"]]
     if receiver != [f"receiver:{compose['receiver_port']}"]:
         fail(PROMETHEUS, f"job receiver must scrape receiver:{compose['receiver_port']}")
+    # Every service running a worker (the scaled `worker`, the `api`), on the one port they share.
     sd = jobs.get("worker", {}).get("dns_sd_configs", [{}])[0]
-    if (sd.get("names"), sd.get("type"), sd.get("port")) != (["worker"], "A", compose["worker_port"]):
-        fail(PROMETHEUS, "job worker must find every replica: dns_sd_configs names [worker], "
-                         f"type A, port {compose['worker_port']}")
+    workers = compose["workers"]
+    if (sorted(sd.get("names") or []), sd.get("type"), sd.get("port")) != (workers, "A", compose["worker_port"]):
+        fail(PROMETHEUS, "job worker must find every replica: dns_sd_configs names "
+                         f"{workers}, type A, port {compose['worker_port']}")
+    for name in workers:
+        bind = (compose["services"][name].get("environment") or {}).get("WORKER_METRICS_BIND", "")
+        if not bind.endswith(f":{compose['worker_port']}"):
+            fail(PROMETHEUS, f"services.{name} must serve its metrics on port {compose['worker_port']}, "
+                             "where job worker scrapes")
 
 
 def _metric_names(expr: str):
