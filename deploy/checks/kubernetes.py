@@ -20,8 +20,9 @@ from cloudcoil.models.keda import v1alpha1 as keda
 from cloudcoil.models.prometheus_operator import v1 as monitoring
 from kubernetes_validate.utils import SchemaNotFoundError, latest_version
 
-from common import CLI, CONSUMER_GROUP, DEFAULTS, ROOT, WORKER, check_settings, fail, stream_key
+from common import CLI, CONSUMER_GROUP, DEFAULTS, ROOT, WORKER, check_settings, fail, port_of, stream_key
 
+OPTIONAL = object()  # a setting from an optional Secret key: set only where the key exists
 KUSTOMIZATIONS = ("deploy/kubernetes/base", "deploy/kubernetes/overlays/production")
 SECRET_EXAMPLE = "deploy/kubernetes/secret.example.yaml"
 OLDEST = "1.30"  # preStop `sleep` needs it
@@ -111,7 +112,8 @@ class _Wiring:
         self.used_keys.add(ref["key"])
 
     def settings(self, container: dict, what: str) -> dict:
-        """The container's environment: its ConfigMaps, then its own literal values."""
+        """The container's environment: its ConfigMaps, then its own literal values. A value
+        from an optional Secret key is `OPTIONAL`: the variable may be absent."""
         values = {}
         for source in container.get("envFrom", []):
             name = source["configMapRef"]["name"]
@@ -122,6 +124,8 @@ class _Wiring:
             values[var["name"]] = var.get("value")
             if "secretKeyRef" in var.get("valueFrom", {}):
                 self.secret_ref(var["valueFrom"]["secretKeyRef"], what)
+                if var["valueFrom"]["secretKeyRef"].get("optional"):
+                    values[var["name"]] = OPTIONAL
         if "STREAM_PREFIX" in values:
             self.prefixes[what] = values["STREAM_PREFIX"]
         return values
@@ -153,6 +157,39 @@ class _Wiring:
                 self.fail(f"{what}: MIGRATE_ON_START must be \"false\": the Job owns migrations")
             if "replicas" in workload["spec"]:
                 self.fail(f"{what}: KEDA owns the replica count; set none")
+            self.clerk(what, values)
+            self.api(what, workload, container, values)
+
+    def clerk(self, what: str, values: dict) -> None:
+        """A worker exits 2 when the API or a schedule is on without a key: a deployment whose
+        Secret lacks the optional key must not turn either on."""
+        key = values.get("CLERK_SECRET_KEY")
+        if key in (None, OPTIONAL):
+            interval = values.get("RECONCILE_INTERVAL")
+            if interval not in (None, "0"):
+                self.fail(f"{what}: RECONCILE_INTERVAL={interval} needs CLERK_SECRET_KEY, which the "
+                          "Secret may lack: leave RECONCILE_INTERVAL unset (6h when the key is there)")
+            if values.get("CLERK_SYNC_API_TOKEN") not in (None, OPTIONAL):
+                self.fail(f"{what}: CLERK_SYNC_API_TOKEN is always set but CLERK_SECRET_KEY may not be")
+
+    def api(self, what: str, workload: dict, container: dict, values: dict) -> None:
+        """The application API: its container port, and a Service inside the cluster only."""
+        if "CLERK_SYNC_API_TOKEN" not in values:
+            return
+        port = port_of(values.get("API_BIND") or DEFAULTS["API_BIND"])
+        named = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+        if named.get("api") != port:
+            self.fail(f"{what}: name the API's container port `api`, {port} (API_BIND)")
+        labels = workload["spec"]["template"]["metadata"].get("labels", {})
+        services = [s for s in self.kind("Service").values()
+                    if s["spec"].get("selector") and s["spec"].get("clusterIP") != "None"
+                    and s["spec"]["selector"].items() <= labels.items()
+                    and any(p.get("targetPort") in ("api", port) for p in s["spec"].get("ports", []))]
+        if not services:
+            self.fail(f"{what}: no ClusterIP Service reaches the API on port {port}")
+        for service in services:
+            if service["spec"].get("type", "ClusterIP") != "ClusterIP":
+                self.fail(f"Service/{service['metadata']['name']}: the API is internal: type ClusterIP")
 
     def scaling(self, name: str, scaled: dict) -> None:
         what = f"ScaledObject/{name}"
