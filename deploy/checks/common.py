@@ -69,7 +69,11 @@ METRICS = {
     "clerk_sync_worker_claimed_total": "counter",
     "clerk_sync_worker_promoted_total": "counter",
     "clerk_sync_reconcile_last_success_timestamp_seconds": "gauge",
+    "clerk_sync_reconcile_interval_seconds": "gauge",
+    "clerk_sync_reconcile_runs_total": "counter",
     "clerk_sync_drift_objects": "gauge",
+    "clerk_sync_api_requests_total": "counter",
+    "clerk_sync_api_backend_calls_total": "counter",
 }
 
 CONSUMER_GROUP = "workers"
