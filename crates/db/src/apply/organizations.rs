@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use clerk_sync_events::{Deleted, Domain, Event, Invitation, Membership, Organization};
-use diesel::{ExpressionMethods as _, Insertable, QueryDsl as _};
+use diesel::{BoolExpressionMethods as _, ExpressionMethods as _, Insertable, QueryDsl as _};
 use diesel_async::AsyncPgConnection;
 
 use super::versioned::{mark_deleted, upsert_newer};
@@ -132,8 +132,17 @@ pub(super) async fn end_membership(
     membership: &Membership,
 ) -> Result<Outcome, DbError> {
     let at = time(event.timestamp, "timestamp")?;
+    // Only a first end, or an earlier one, changes the row: a redelivered end is stale.
+    let ends = organization_memberships::deleted_at
+        .is_null()
+        .or(organization_memberships::deleted_at.gt(at));
     let written = diesel_async::RunQueryDsl::execute(
-        diesel::update(organization_memberships::table.find(&membership.id)).set(
+        diesel::update(
+            organization_memberships::table
+                .find(&membership.id)
+                .filter(ends),
+        )
+        .set(
             organization_memberships::deleted_at.eq(super::versioned::least(
                 organization_memberships::deleted_at,
                 Some(at),

@@ -6,7 +6,8 @@
 //!   upsert never brings a deleted object back; fields still take the newest state.
 //! - [`mark_deleted!`]: set `deleted_at` to the earliest deletion seen, creating the row with
 //!   the oldest possible version when the deletion arrives first, so that any upsert still
-//!   fills the row in. Either order ends in the same row.
+//!   fills the row in. Either order ends in the same row. A deletion no earlier than the one
+//!   recorded writes nothing (stale).
 
 use chrono::{DateTime, Utc};
 
@@ -48,22 +49,29 @@ macro_rules! mark_deleted {
     ($conn:expr, $table:ident, $id:expr, $at:expr $(, $extra:expr)*) => {{
         use diesel::ExpressionMethods as _;
         use diesel::upsert::excluded;
+        use diesel::BoolExpressionMethods as _;
         let at: chrono::DateTime<chrono::Utc> = $at;
+        let insert = diesel::insert_into($table::table)
+            .values((
+                $table::id.eq($id),
+                $table::deleted_at.eq(Some(at)),
+                $table::updated_at.eq($crate::apply::versioned::NO_VERSION),
+                $table::last_svix_id.eq(""),
+                $($extra,)*
+            ))
+            .on_conflict($table::id)
+            .do_update()
+            .set($table::deleted_at.eq($crate::apply::versioned::least(
+                $table::deleted_at,
+                excluded($table::deleted_at),
+            )));
+        // A deletion already recorded as early or earlier changes nothing: 0 rows, so the
+        // event is stale and writes no change feed row.
+        let changes = $table::deleted_at
+            .is_null()
+            .or(excluded($table::deleted_at).lt($table::deleted_at));
         diesel_async::RunQueryDsl::execute(
-            diesel::insert_into($table::table)
-                .values((
-                    $table::id.eq($id),
-                    $table::deleted_at.eq(Some(at)),
-                    $table::updated_at.eq($crate::apply::versioned::NO_VERSION),
-                    $table::last_svix_id.eq(""),
-                    $($extra,)*
-                ))
-                .on_conflict($table::id)
-                .do_update()
-                .set($table::deleted_at.eq($crate::apply::versioned::least(
-                    $table::deleted_at,
-                    excluded($table::deleted_at),
-                ))),
+            diesel::query_dsl::methods::FilterDsl::filter(insert, changes),
             $conn,
         )
         .await?

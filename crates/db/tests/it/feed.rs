@@ -245,3 +245,33 @@ async fn rows_older_than_the_retention_are_pruned_in_batches_by_one_session_at_a
     let free = db.connection().await;
     assert_eq!(prune_changes(&free, Duration::ZERO, 100).await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn a_deletion_delivered_again_under_another_id_is_stale_and_not_in_the_feed() {
+    let mut db = db().await;
+    for kind in [
+        "organization.deleted",
+        "organizationMembership.deleted",
+        "role.deleted",
+    ] {
+        let (_, deletion) = corpus(kind);
+        assert_eq!(
+            db.apply(&format!("msg_{kind}_1"), &deletion, DeleteMode::Soft)
+                .await,
+            Outcome::Applied,
+            "{kind}"
+        );
+        assert_eq!(
+            db.apply(&format!("msg_{kind}_2"), &deletion, DeleteMode::Soft)
+                .await,
+            Outcome::Stale,
+            "{kind}: the same deletion again changes nothing"
+        );
+    }
+    let feed = feed(&mut db).await;
+    assert!(
+        feed.iter()
+            .all(|row| !row["svix_id"].as_str().unwrap_or("").ends_with("_2")),
+        "{feed:?}"
+    );
+}
