@@ -243,7 +243,21 @@ async fn delete(
         D::DomainDeleted(deleted) => organizations::delete_domain(conn, event, deleted).await?,
         D::RoleDeleted(deleted) => access::delete_role(conn, event, deleted).await?,
         D::PermissionDeleted(deleted) => access::delete_permission(conn, event, deleted).await?,
-        _ => return Ok(None),
+        // Named one by one, so a new kind of event must say here whether it deletes.
+        D::UserUpserted(_)
+        | D::SessionUpserted(_)
+        | D::OrganizationUpserted(_)
+        | D::MembershipUpserted(_)
+        | D::InvitationUpserted(_)
+        | D::DomainUpserted(_)
+        | D::RoleUpserted(_)
+        | D::PermissionUpserted(_)
+        | D::MessageCreated(..)
+        | D::WaitlistEntryUpserted(_)
+        | D::SubscriptionUpserted(_)
+        | D::SubscriptionItemUpserted(_)
+        | D::PaymentAttemptUpserted(_)
+        | D::Unhandled => return Ok(None),
     };
     Ok(Some(outcome))
 }
