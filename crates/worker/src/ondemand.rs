@@ -92,7 +92,16 @@ enum Mode {
     Refresh,
 }
 
-type Flight = Shared<BoxFuture<'static, Result<(), SyncError>>>;
+/// What a flight found: whether the object may be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Landed {
+    /// Applied, or already there: serve what the database holds.
+    Serve,
+    /// Deleted here, or Clerk answered 404: nothing to serve, whatever a row still says.
+    Gone,
+}
+
+type Flight = Shared<BoxFuture<'static, Result<Landed, SyncError>>>;
 
 /// Serves objects from the database, fetching them from Clerk when asked or missing.
 pub struct Syncer {
@@ -100,7 +109,11 @@ pub struct Syncer {
     clerk: Client,
     options: ApplyOptions,
     flights: Mutex<HashMap<(Mode, ObjectKind, String), Flight>>,
+    fetches: tokio::sync::Semaphore,
 }
+
+/// Backend API fetches in the air at once, across all objects.
+const CONCURRENT_FETCHES: usize = 8;
 
 impl Syncer {
     /// A syncer over `db` and `clerk`, applying as the workers do.
@@ -110,6 +123,7 @@ impl Syncer {
             clerk,
             options,
             flights: Mutex::new(HashMap::new()),
+            fetches: tokio::sync::Semaphore::new(CONCURRENT_FETCHES),
         })
     }
 
@@ -123,19 +137,25 @@ impl Syncer {
         if let Some(found) = self.read(kind, id).await? {
             return Ok(Some(found));
         }
-        self.fly(Mode::Ensure, kind, id).await?;
-        self.read(kind, id).await
+        match self.fly(Mode::Ensure, kind, id).await? {
+            Landed::Serve => self.read(kind, id).await,
+            Landed::Gone => Ok(None),
+        }
     }
 
     /// Fetches the object from Clerk and applies it (an older state than the database's
-    /// changes nothing, a deleted object stays deleted), then answers as [`Syncer::get`].
+    /// changes nothing, a deleted object stays deleted), then answers as [`Syncer::get`];
+    /// `None` too when Clerk no longer has it, whatever the database still holds (its
+    /// deletion event is on its way, or lost: `clerk-sync reconcile` repairs that).
     pub async fn refresh(
         self: &Arc<Self>,
         kind: ObjectKind,
         id: &str,
     ) -> Result<Option<serde_json::Value>, SyncError> {
-        self.fly(Mode::Refresh, kind, id).await?;
-        self.read(kind, id).await
+        match self.fly(Mode::Refresh, kind, id).await? {
+            Landed::Serve => self.read(kind, id).await,
+            Landed::Gone => Ok(None),
+        }
     }
 
     async fn read(
@@ -156,7 +176,7 @@ impl Syncer {
         mode: Mode,
         kind: ObjectKind,
         id: &str,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Landed, SyncError> {
         let key = (mode, kind, id.to_owned());
         let (flight, started) = {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
@@ -188,7 +208,7 @@ impl Syncer {
         flight.await
     }
 
-    async fn land(&self, mode: Mode, kind: ObjectKind, id: &str) -> Result<(), SyncError> {
+    async fn land(&self, mode: Mode, kind: ObjectKind, id: &str) -> Result<Landed, SyncError> {
         {
             let conn = self.db.get().await.map_err(DbError::from)?;
             let deleted = match kind {
@@ -199,20 +219,27 @@ impl Syncer {
             };
             // A deletion is final: Clerk is not asked, and nothing is written.
             if deleted {
-                return Ok(());
+                return Ok(Landed::Gone);
             }
         }
         if mode == Mode::Ensure && self.read(kind, id).await?.is_some() {
-            return Ok(());
+            return Ok(Landed::Serve);
         }
+        // Fetches are bounded, so one page load asking for many ids cannot spend the
+        // instance's Backend API limit at once.
+        let _permit = self
+            .fetches
+            .acquire()
+            .await
+            .map_err(|_| SyncError::Failed("the application API is stopping".into()))?;
         let events = match kind {
             ObjectKind::User => match self.call(self.clerk.user(id)).await? {
                 Some(user) => vec![fetched("user", "user.updated", &user)],
-                None => return Ok(()),
+                None => return Ok(Landed::Gone),
             },
             ObjectKind::Organization => {
                 let Some(organization) = self.call(self.clerk.organization(id)).await? else {
-                    return Ok(());
+                    return Ok(Landed::Gone);
                 };
                 let members = self.call(self.clerk.memberships_of(id)).await?;
                 std::iter::once(fetched(
@@ -255,7 +282,7 @@ impl Syncer {
                 .count(),
             "fetched from Clerk and applied"
         );
-        Ok(())
+        Ok(Landed::Serve)
     }
 
     /// One Backend API call, counted by what came of it.

@@ -20,6 +20,9 @@ use crate::process::{Processed, Processor};
 use crate::reconcile::{Reconciler, schedule};
 use clerk_sync_clerk_api::{Client, RetryPolicy};
 
+/// Connections the application API may hold at once.
+const API_CONNECTIONS: usize = 4;
+
 /// A built worker, ready to run. Binding happens in [`Worker::build`], so a test can bind
 /// port 0 and read the port before running.
 pub struct Worker {
@@ -105,8 +108,19 @@ impl Worker {
                     .with_context(|| format!("cannot listen on {} (API_BIND)", api.bind))?;
                 let client =
                     Client::with_policy(clerk.url.clone(), clerk.key.clone(), RetryPolicy::PROMPT)?;
+                // A pool of its own: a burst of sign-ups must not keep the pipelines waiting
+                // for a connection (a wait past the bound reads as a PostgreSQL outage).
+                let api_db = clerk_sync_db::build_pool(&PoolConfig {
+                    url: config.database_url.clone(),
+                    max_size: API_CONNECTIONS,
+                    statement_timeout: config.attempt_timeout,
+                    lock_timeout: config.session_lock_timeout(),
+                    idle_in_transaction_timeout: config.session_idle_timeout(),
+                    application_name: format!("clerk-sync-worker {} api", config.consumer_name),
+                    connect_timeout: Duration::from_secs(5),
+                })?;
                 let syncer = Syncer::new(
-                    db.clone(),
+                    api_db,
                     client,
                     ApplyOptions {
                         user_delete_mode: config.user_delete_mode,

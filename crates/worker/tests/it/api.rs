@@ -212,6 +212,11 @@ async fn a_forced_refresh_fetches_the_newer_state_and_an_older_one_changes_nothi
     let (status, row) = api.call("POST", &sync).await;
     assert_eq!((status, row["first_name"].clone()), (200, "Renamed".into()));
     assert_eq!(calls_to(&stub, &format!("/v1/users/{}", first.id)), 3);
+
+    // Gone from Clerk (its deletion not delivered yet): a refresh says so.
+    stub.remove_user(&first.id);
+    let (status, body) = api.call("POST", &sync).await;
+    assert_eq!((status, body["error"].clone()), (404, "not_found".into()));
     api.stop().await;
 }
 
