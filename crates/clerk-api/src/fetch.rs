@@ -32,6 +32,25 @@ impl Client {
         }
     }
 
+    /// Every organization membership of one user (`GET
+    /// /v1/users/{id}/organization_memberships`): a handful, read whole. `None` when Clerk
+    /// has no such user.
+    pub async fn memberships_of_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<Vec<Object>>, ApiError> {
+        let mut pager = Pager::memberships_of_user(self, user_id);
+        let mut objects = Vec::new();
+        loop {
+            match pager.next_page().await {
+                Ok(Some(page)) => objects.extend(page.objects),
+                Ok(None) => return Ok(Some(objects)),
+                Err(ApiError::NotFound { .. }) => return Ok(None),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     async fn object(&self, path: &str) -> Result<Option<Object>, ApiError> {
         let body = match self.get(path, &[]).await {
             Ok(body) => body,

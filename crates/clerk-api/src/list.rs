@@ -154,6 +154,12 @@ impl<'a> Pager<'a> {
         )
     }
 
+    /// The organization memberships of one user.
+    pub fn memberships_of_user(client: &'a Client, user_id: &str) -> Self {
+        let path = format!("users/{user_id}/organization_memberships");
+        Self::new(client, path, None)
+    }
+
     /// The memberships of one organization, oldest first.
     pub fn memberships_of(client: &'a Client, organization_id: &str) -> Self {
         let path = format!("organizations/{organization_id}/memberships");

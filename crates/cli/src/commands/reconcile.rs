@@ -85,6 +85,25 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
         resume: args.resume,
         max_deletions: args.max_deletions,
     };
+    // One run at a time, the workers' scheduled ones included: they share the progress a
+    // run records. Held until this process is done.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match clerk_sync_worker::reconcile::exclusive(&database).await {
+            Ok(Some(conn)) => Some(conn),
+            Ok(None) => {
+                eprintln!(
+                    "error: a reconciliation is running (a worker's scheduled run, or another clerk-sync reconcile); try again when it is done"
+                );
+                return Ok(ExitCode::from(2));
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    };
     let mut bars: HashMap<Kind, ProgressBar> = HashMap::new();
     let outcome = reconciler
         .run(&options, |kind, read, total| {

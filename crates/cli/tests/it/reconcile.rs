@@ -294,3 +294,103 @@ async fn an_interrupted_backfill_resumed_makes_fewer_calls_than_a_fresh_one_and_
         "every user queued once"
     );
 }
+
+#[tokio::test]
+async fn a_key_for_another_instance_queues_nothing_and_exits_2() {
+    let setup = Setup::new();
+    let db = TestDatabase::new().await;
+    // The database holds twelve users of one instance...
+    for n in 100..112 {
+        let body = serde_json::json!({
+            "object": "event", "type": "user.created", "timestamp": BASE_MS,
+            "data": {"object": "user", "id": format!("user_{n:027}"), "updated_at": BASE_MS,
+                     "email_addresses": [], "primary_email_address_id": null}
+        });
+        setup.enqueue((format!("msg_{n}"), body.to_string())).await;
+    }
+    clerk_sync_worker::Worker::build(clerk_stub::worker_config(&setup, &db.url))
+        .await
+        .unwrap()
+        .drain(Duration::from_secs(60))
+        .await
+        .unwrap();
+    // ...and the key reads another, with twelve others.
+    let others: Vec<_> = (0..12).map(|n| user(n, BASE_MS, BASE_MS)).collect();
+    let stub = Stub::start(others, vec![], vec![]).await;
+    let output = cli(&setup, &stub, &db, &["reconcile", "--only", "users"]).await;
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("CLERK_SECRET_KEY"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(setup.events().await.is_empty(), "nothing imported");
+    let client = sql(&db).await;
+    let live: i64 = client
+        .query_one("SELECT count(*) FROM users WHERE deleted_at IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(live, 12, "nothing deleted");
+}
+
+#[tokio::test]
+async fn a_membership_clerk_no_longer_has_is_ended_and_one_it_has_is_kept() {
+    let setup = Setup::new();
+    let db = TestDatabase::new().await;
+    let org = clerk_stub::organization(1, BASE_MS, BASE_MS);
+    let users: Vec<_> = (1..=2).map(|n| user(n, BASE_MS, BASE_MS)).collect();
+    let kept = clerk_stub::membership(1, &org, 1, BASE_MS);
+    let ended = clerk_stub::membership(2, &org, 2, BASE_MS);
+    // The database saw both memberships; Clerk has only the first now.
+    for (n, m) in [(1, &kept), (2, &ended)] {
+        let body = format!(
+            r#"{{"object":"event","type":"organizationMembership.created","timestamp":{BASE_MS},"data":{}}}"#,
+            m.raw
+        );
+        setup.enqueue((format!("msg_m{n}"), body)).await;
+    }
+    let stub = Stub::start(users, vec![org], vec![kept.clone()]).await;
+    let _worker = Applying::start(&setup, &db).await;
+    eventually(
+        Duration::from_secs(60),
+        "both memberships applied",
+        || async {
+            let n: i64 = sql(&db)
+                .await
+                .query_one("SELECT count(*) FROM organization_memberships", &[])
+                .await
+                .unwrap()
+                .get(0);
+            n == 2
+        },
+    )
+    .await;
+    let report = json(
+        &cli(
+            &setup,
+            &stub,
+            &db,
+            &["reconcile", "--only", "memberships", "--json"],
+        )
+        .await,
+    );
+    assert_eq!(
+        report["kinds"][0]["extra"],
+        serde_json::json!([ended.id]),
+        "{report}"
+    );
+    assert_eq!(report["level"], true);
+    let client = sql(&db).await;
+    let live: Vec<String> = client
+        .query(
+            "SELECT id FROM organization_memberships WHERE deleted_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(live, vec![kept.id.clone()]);
+}

@@ -2,7 +2,8 @@
 //! `bapi/2025-11-10.yml`): `GET /v1/users` a bare array, `GET /v1/organizations`,
 //! `GET /v1/organization_memberships` and `GET /v1/organizations/{id}/memberships`
 //! `{"data", "total_count"}`, paged by `limit` (1 to 500, default 10) and `offset`, ordered
-//! by `order_by`; `GET /v1/users/{id}` and `GET /v1/organizations/{id}` the object alone, or
+//! by `order_by`, and `GET /v1/users/{id}/organization_memberships` the same shape;
+//! `GET /v1/users/{id}` and `GET /v1/organizations/{id}` the object alone, or
 //! 404 `resource_not_found`; all behind `Authorization: Bearer sk_…`, with errors as
 //! `{"errors":[{"message","long_message","code"}]}`. Switches make it rate-limit or fail the
 //! next requests, answer slowly, or lack the instance-wide membership list, as older
@@ -222,6 +223,16 @@ async fn handle(State(state): State<Arc<StubState>>, request: Request) -> Respon
             if !state.no_instance_memberships.load(Ordering::SeqCst) =>
         {
             (lock(&state.memberships).clone(), true)
+        }
+        ["v1", "users", user, "organization_memberships"] if find(&state.users, user).is_some() => {
+            (
+                lock(&state.memberships)
+                    .iter()
+                    .filter(|m| m.user_id.as_deref() == Some(*user))
+                    .cloned()
+                    .collect(),
+                true,
+            )
         }
         ["v1", "organizations", org, "memberships"]
             if find(&state.organizations, org).is_some() =>

@@ -16,6 +16,8 @@ pub struct StubObject {
     pub updated_at: i64,
     /// A membership's organization.
     pub organization_id: Option<String>,
+    /// A membership's user.
+    pub user_id: Option<String>,
 }
 
 /// A Clerk user, in the shape `GET /v1/users` returns.
@@ -57,6 +59,7 @@ pub fn user(n: usize, created_at: i64, updated_at: i64) -> StubObject {
         created_at,
         updated_at,
         organization_id: None,
+        user_id: None,
     }
 }
 
@@ -70,6 +73,7 @@ pub fn organization(n: usize, created_at: i64, updated_at: i64) -> StubObject {
         created_at,
         updated_at,
         organization_id: None,
+        user_id: None,
     }
 }
 
@@ -121,5 +125,6 @@ pub fn membership(
         created_at: organization.created_at + n as i64,
         updated_at,
         organization_id: Some(organization.id.clone()),
+        user_id: Some(format!("user_{user_n:027}")),
     }
 }

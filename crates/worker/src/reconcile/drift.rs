@@ -16,6 +16,9 @@ pub struct KindReport {
     pub in_clerk: usize,
     /// Live rows in the database.
     pub in_database: usize,
+    /// Listed objects the database holds (live or not): none at all between two instances
+    /// of some size means the key is for another instance.
+    pub matched: usize,
     /// In Clerk, not in the database: queued.
     pub missing: Vec<String>,
     /// Older in the database than in Clerk: queued.
@@ -43,6 +46,7 @@ impl KindReport {
             kind: kind.name(),
             in_clerk: 0,
             in_database: held.values().filter(|h| h.live).count(),
+            matched: 0,
             missing: Vec::new(),
             stale: Vec::new(),
             extra: Vec::new(),
@@ -56,6 +60,9 @@ impl KindReport {
     /// Sorts one listed object against the database's row; `Some` when it must be queued.
     pub(super) fn classify(&mut self, object: &Object, held: Option<&Held>) -> Option<Repair> {
         let version = object.version().unwrap_or_default();
+        if held.is_some() {
+            self.matched += 1;
+        }
         match held {
             None => {
                 self.missing.push(object.id.clone());

@@ -52,7 +52,26 @@ pub enum ReconcileError {
     /// Redis did not take a repair or the checkpoint.
     #[error("cannot queue a repair: {0}")]
     Queue(String),
+    /// Clerk lists no object the database holds: the key is most likely for another
+    /// instance. Nothing of that kind was queued.
+    #[error(
+        "none of the first {listed} {kind} Clerk lists is in the database, which holds {held}: is CLERK_SECRET_KEY for this database's instance? (a database never backfilled: run `clerk-sync backfill` first)"
+    )]
+    Strangers {
+        /// The kind.
+        kind: &'static str,
+        /// Objects listed.
+        listed: usize,
+        /// Live rows in the database.
+        held: usize,
+    },
 }
+
+/// A database holding fewer live rows of a kind than this is not checked for belonging to
+/// another instance (a new or small one shares few ids by nature).
+const MIN_STRANGERS: usize = 10;
+/// Objects listed without one id in common before a run gives up on a kind.
+const STRANGERS_AFTER: usize = 1_000;
 
 /// What to do.
 #[derive(Debug, Clone)]
@@ -65,7 +84,8 @@ pub struct Options {
     pub resume: bool,
     /// Deletions queued at most per kind; past this a run deletes nothing of that kind and
     /// says so (a key for another instance would make everything look deleted). `None`:
-    /// a tenth of the kind's live rows, and at least 100.
+    /// a tenth of the kind's live rows, and at least 10. Nothing is deleted either when the
+    /// database and Clerk, each holding ten or more, share no id at all.
     pub max_deletions: Option<usize>,
 }
 
@@ -212,6 +232,10 @@ impl Reconciler {
             what: format!("the {}", kind.name()),
             source,
         };
+        // Repairs wait here until the listing shares an id with the database: a key for
+        // another instance would otherwise import that instance's objects.
+        let mut deferred: Vec<(String, Vec<u8>)> = Vec::new();
+        let trusted = |found: &KindReport| found.matched > 0 || found.in_database < MIN_STRANGERS;
         while let Some(page) = listing.next_page().await.map_err(clerk_error)? {
             for object in &page.objects {
                 seen.insert(object.id.clone());
@@ -224,23 +248,38 @@ impl Reconciler {
                 }
                 let version = repair.version;
                 let svix_id = format!(
-                    "reconcile:{}:{}:{version}:{}",
+                    "reconcile:{}:{}:{version}:{run}",
                     drift::object_name(kind),
                     object.id,
-                    run
                 );
-                let payload = object.envelope(kind.event_type(), version);
-                self.queue(&svix_id, kind.event_type(), payload).await?;
-                queued.push(svix_id);
-                found.queued += 1;
+                deferred.push((svix_id, object.envelope(kind.event_type(), version)));
             }
             on_page(kind, page.objects.len(), listing.total());
+            if !trusted(found) {
+                if found.in_clerk >= STRANGERS_AFTER {
+                    return Err(ReconcileError::Strangers {
+                        kind: kind.name(),
+                        listed: found.in_clerk,
+                        held: found.in_database,
+                    });
+                }
+                continue;
+            }
+            self.queue_all(kind, &mut deferred, found, queued).await?;
             if !options.dry_run
                 && let Some(offset) = listing.offset()
             {
                 checkpoint.reached(kind, offset).await?;
             }
         }
+        if !trusted(found) && found.in_clerk >= MIN_STRANGERS {
+            return Err(ReconcileError::Strangers {
+                kind: kind.name(),
+                listed: found.in_clerk,
+                held: found.in_database,
+            });
+        }
+        self.queue_all(kind, &mut deferred, found, queued).await?;
         Ok(seen)
     }
 
@@ -262,17 +301,22 @@ impl Reconciler {
             .filter(|(id, h)| h.live && h.updated_at < run && !seen.contains(*id))
             .collect();
         candidates.sort_by(|a, b| a.0.cmp(b.0));
-        let mut gone_organizations: HashMap<String, Option<HashSet<String>>> = HashMap::new();
+        let mut users: HashMap<String, Option<HashSet<String>>> = HashMap::new();
         for (id, h) in candidates {
-            if !self.gone(kind, id, h, &mut gone_organizations).await? {
+            if !self.gone(kind, id, h, &mut users).await? {
                 continue;
             }
             found.extra.push(id.clone());
         }
         let limit = options
             .max_deletions
-            .unwrap_or_else(|| (found.in_database / 10).max(100));
-        if found.extra.len() > limit {
+            .unwrap_or_else(|| (found.in_database / 10).max(10));
+        // Not one id in common between a database and a Clerk of some size: the key is for
+        // another instance, and every row would look deleted.
+        let strangers = found.in_database >= MIN_STRANGERS
+            && found.in_clerk >= MIN_STRANGERS
+            && found.matched == 0;
+        if strangers || found.extra.len() > limit {
             found.deletions_refused = true;
             tracing::warn!(
                 kind = kind.name(),
@@ -296,14 +340,15 @@ impl Reconciler {
         Ok(())
     }
 
-    /// Whether Clerk confirms the object is gone: 404 by id (a membership: its organization
-    /// gone, or the membership absent from the organization's list).
+    /// Whether Clerk confirms the object is gone: 404 by id; a membership, absent from its
+    /// user's memberships (a short list read whole), or its user gone. Never absence from
+    /// a long paged list, which an object deleted meanwhile can shift past a live one.
     async fn gone(
         &self,
         kind: Kind,
         id: &str,
         held: &Held,
-        organizations: &mut HashMap<String, Option<HashSet<String>>>,
+        users: &mut HashMap<String, Option<HashSet<String>>>,
     ) -> Result<bool, ReconcileError> {
         let clerk_error = |source| ReconcileError::Clerk {
             what: format!("{} {id}", drift::object_name(kind)),
@@ -318,35 +363,39 @@ impl Reconciler {
                 .map_err(clerk_error)?
                 .is_none()),
             Kind::Memberships => {
-                let Some((organization, _)) = &held.member_of else {
+                let Some((_, user)) = &held.member_of else {
                     return Ok(false);
                 };
-                if !organizations.contains_key(organization) {
-                    let members = match self
+                if !users.contains_key(user) {
+                    let memberships = self
                         .clerk
-                        .organization(organization)
+                        .memberships_of_user(user)
                         .await
                         .map_err(clerk_error)?
-                    {
-                        None => None,
-                        Some(_) => Some(
-                            self.clerk
-                                .memberships_of(organization)
-                                .await
-                                .map_err(clerk_error)?
-                                .into_iter()
-                                .map(|m| m.id)
-                                .collect(),
-                        ),
-                    };
-                    organizations.insert(organization.clone(), members);
+                        .map(|list| list.into_iter().map(|m| m.id).collect());
+                    users.insert(user.clone(), memberships);
                 }
-                Ok(match organizations.get(organization) {
-                    Some(Some(members)) => !members.contains(id),
+                Ok(match users.get(user) {
+                    Some(Some(memberships)) => !memberships.contains(id),
                     _ => true,
                 })
             }
         }
+    }
+
+    async fn queue_all(
+        &self,
+        kind: Kind,
+        repairs: &mut Vec<(String, Vec<u8>)>,
+        found: &mut KindReport,
+        queued: &mut Vec<String>,
+    ) -> Result<(), ReconcileError> {
+        for (svix_id, payload) in repairs.drain(..) {
+            self.queue(&svix_id, kind.event_type(), payload).await?;
+            queued.push(svix_id);
+            found.queued += 1;
+        }
+        Ok(())
     }
 
     /// Queues one repair as the receiver queues a webhook, waiting while the stream is at its
@@ -380,6 +429,33 @@ impl Reconciler {
             }
         }
     }
+}
+
+/// The advisory lock a run holds, so two never run at once (a worker's schedule, or a
+/// `clerk-sync reconcile`): in the two-key space (`(int4, int4)`), which never meets the
+/// one-key (`bigint`) space of the object locks.
+const LOCK: (i32, i32) = (0x434c_4b53, 2);
+
+#[derive(diesel::QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    taken: bool,
+}
+
+/// A connection holding the reconciliation lock, or `None` when another session holds it.
+/// The lock goes with the connection: drop it when the run is over.
+pub async fn exclusive(
+    database: &PoolConfig,
+) -> Result<Option<clerk_sync_db::AsyncPgConnection>, ReconcileError> {
+    use diesel_async::RunQueryDsl as _;
+    let conn = clerk_sync_db::connect(database).await?;
+    let taken: Taken = diesel::sql_query("SELECT pg_try_advisory_lock($1, $2) AS taken")
+        .bind::<diesel::sql_types::Integer, _>(LOCK.0)
+        .bind::<diesel::sql_types::Integer, _>(LOCK.1)
+        .get_result(&mut &conn)
+        .await
+        .map_err(DbError::from)?;
+    Ok(taken.taken.then_some(conn))
 }
 
 fn mirrored(kind: Kind) -> Mirrored {

@@ -11,24 +11,11 @@ use std::time::Duration;
 
 use clerk_sync_db::PoolConfig;
 use clerk_sync_queue::{Keys, Pool};
-use diesel::QueryableByName;
-use diesel::sql_types::Bool;
-use diesel_async::RunQueryDsl as _;
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
 
 use super::{Options, Reconciler, checkpoint, unix_ms};
 use crate::metrics::RECONCILE_RUNS_TOTAL;
-
-/// The advisory lock one scheduled run holds, in the two-key space (`(int4, int4)`), which
-/// never meets the one-key (`bigint`) space of the object locks.
-const LOCK: (i32, i32) = (0x434c_4b53, 2);
-
-#[derive(QueryableByName)]
-struct Taken {
-    #[diesel(sql_type = Bool)]
-    taken: bool,
-}
 
 /// Runs reconciliations every `interval` until `shutdown`.
 pub(crate) async fn run_forever(
@@ -53,20 +40,17 @@ pub(crate) async fn run_forever(
         if !due(&redis, &keys, interval).await {
             continue;
         }
-        let conn = match clerk_sync_db::connect(&database).await {
-            Ok(conn) => conn,
+        let conn = match super::exclusive(&database).await {
+            Ok(Some(conn)) => conn,
+            // Someone else runs it.
+            Ok(None) => continue,
             Err(error) => {
                 tracing::warn!(%error, "cannot reach PostgreSQL for the scheduled reconciliation");
                 continue;
             }
         };
-        let taken = diesel::sql_query("SELECT pg_try_advisory_lock($1, $2) AS taken")
-            .bind::<diesel::sql_types::Integer, _>(LOCK.0)
-            .bind::<diesel::sql_types::Integer, _>(LOCK.1)
-            .get_result::<Taken>(&mut &conn)
-            .await;
-        // Someone else runs it, or has just run it.
-        if !taken.is_ok_and(|t| t.taken) || !due(&redis, &keys, interval).await {
+        // Someone else has just run it.
+        if !due(&redis, &keys, interval).await {
             continue;
         }
         let options = Options {
