@@ -35,7 +35,12 @@ pub(crate) async fn prune_forever(
             let conn = clerk_sync_db::connect(&database).await?;
             clerk_sync_db::prune_changes(&conn, retention, BATCH).await
         };
-        match pruned.await {
+        // Each batch commits on its own, so stopping between (or inside) one loses nothing.
+        let pruned = tokio::select! {
+            pruned = pruned => pruned,
+            () = shutdown.cancelled() => return,
+        };
+        match pruned {
             Ok(0) => {}
             Ok(deleted) => {
                 tracing::info!(deleted, "change feed rows past CHANGES_RETENTION deleted")

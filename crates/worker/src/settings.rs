@@ -353,9 +353,12 @@ impl Config {
 
     /// Each connection's `lock_timeout`.
     pub fn session_lock_timeout(&self) -> Duration {
-        self.lock_timeout.unwrap_or_else(|| {
-            Duration::from_millis(DEFAULT_LOCK_TIMEOUT_MS).min(self.attempt_timeout / 2)
-        })
+        // Never zero: to PostgreSQL, a zero lock_timeout means waiting forever.
+        self.lock_timeout
+            .unwrap_or_else(|| {
+                Duration::from_millis(DEFAULT_LOCK_TIMEOUT_MS).min(self.attempt_timeout / 2)
+            })
+            .max(Duration::from_millis(1))
     }
 
     /// Each connection's `idle_in_transaction_session_timeout`.
