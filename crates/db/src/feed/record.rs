@@ -84,6 +84,10 @@ pub(crate) async fn record<'a>(
     }
     let column = |f: fn(&Entry<'a>) -> &'a str| entries.iter().map(f).collect::<Vec<&str>>();
     let versions: Vec<DateTime<Utc>> = entries.iter().map(|e| e.version).collect();
+    // An update of an object already deleted still writes its fields (so every order of
+    // its events ends in the same row) but leaves it deleted: announcing it as `upserted`
+    // would tell a consumer the object is back. Users never get here (their tombstone
+    // makes such an update stale).
     // One statement: the lock, every row, every notification. Every row the INSERT reads
     // is joined to the lock's row, so no id is drawn (the identity's default is evaluated
     // per row inserted) before the lock is held, whatever plan PostgreSQL picks. The
@@ -96,6 +100,19 @@ pub(crate) async fn record<'a>(
              FROM feed_lock CROSS JOIN unnest($3::text[], $4::text[], $5::text[], $6::text[], \
                  $7::text[], $8::timestamptz[]) WITH ORDINALITY \
                  AS c(object_type, object_id, op, event_type, svix_id, version, n) \
+             WHERE c.op = 'deleted' OR NOT EXISTS ( \
+                 SELECT 1 FROM organizations t WHERE c.object_type = 'organization' \
+                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL \
+                 UNION ALL SELECT 1 FROM organization_memberships t \
+                     WHERE c.object_type = 'organization_membership' \
+                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL \
+                 UNION ALL SELECT 1 FROM organization_domains t \
+                     WHERE c.object_type = 'organization_domain' \
+                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL \
+                 UNION ALL SELECT 1 FROM roles t WHERE c.object_type = 'role' \
+                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL \
+                 UNION ALL SELECT 1 FROM permissions t WHERE c.object_type = 'permission' \
+                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL) \
              ORDER BY c.n \
              RETURNING id, object_type, object_id, op) \
          SELECT pg_notify($9, format('{\"id\":%s,\"object_type\":%s,\"object_id\":%s,\"op\":%s}', \
