@@ -32,8 +32,8 @@ pub(crate) async fn prune_forever(
         }
         wait = every;
         let pruned = async {
-            let conn = clerk_sync_db::connect(&database).await?;
-            clerk_sync_db::prune_changes(&conn, retention, BATCH).await
+            let mut conn = clerk_sync_db::connect(&database).await?;
+            clerk_sync_db::prune_changes(&mut conn, retention, BATCH).await
         };
         // Each batch commits on its own, so stopping between (or inside) one loses nothing.
         let pruned = tokio::select! {
