@@ -394,3 +394,79 @@ async fn a_membership_clerk_no_longer_has_is_ended_and_one_it_has_is_kept() {
         .collect();
     assert_eq!(live, vec![kept.id.clone()]);
 }
+
+#[tokio::test]
+async fn an_interrupted_reconciliation_resumes_from_its_last_page() {
+    let users: Vec<_> = (0..1_500)
+        .map(|n| user(n, BASE_MS + n as i64, BASE_MS + n as i64))
+        .collect();
+    let stub = Stub::start(users, vec![], vec![]).await;
+    let setup = Setup::new();
+    let db = TestDatabase::new().await;
+    stub.set_latency(Duration::from_millis(400));
+    let mut command = setup.cli(&stub.url);
+    command
+        .args(["reconcile", "--only", "users"])
+        .env("DATABASE_URL", &db.url)
+        .env("CLERK_API_RATE", "1000");
+    let child = command.spawn().unwrap();
+    let pid = child.id();
+    let key = setup.keys.reconcile();
+    eventually(
+        Duration::from_secs(60),
+        "the first page recorded",
+        || async {
+            let mut redis = clerk_sync_queue::redis::Client::open(clerk_stub::redis_url())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
+            let offset: Option<u64> = clerk_sync_queue::redis::cmd("HGET")
+                .arg(&key)
+                .arg("offset:users")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            offset.is_some_and(|o| o >= 500)
+        },
+    )
+    .await;
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    let _ = tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.wait()
+    })
+    .await;
+    stub.set_latency(Duration::ZERO);
+
+    let _worker = Applying::start(&setup, &db).await;
+    let resume_start = stub.requests().len();
+    let resumed = json(
+        &cli(
+            &setup,
+            &stub,
+            &db,
+            &["reconcile", "--only", "users", "--resume", "--json"],
+        )
+        .await,
+    );
+    let first = &stub.requests()[resume_start];
+    assert!(
+        first.starts_with("/v1/users?")
+            && !first.contains("offset=0&")
+            && !first.ends_with("offset=0"),
+        "resumed past the first page: {first}"
+    );
+    assert_eq!(resumed["kinds"][0]["extras_checked"], false);
+    assert_eq!(resumed["level"], true, "{resumed}");
+    let client = sql(&db).await;
+    let users: i64 = client
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(users, 1_500, "every user in, across both runs");
+}
