@@ -37,3 +37,19 @@ impl Context {
         clerk_sync_runtime::redact_url(&self.common.redis_url)
     }
 }
+
+/// `DATABASE_URL`, as every verb that reads or writes PostgreSQL takes it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL. May hold a password, so it is never printed.
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        default_value = clerk_sync_runtime::DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        hide_default_value = true,
+        value_parser = clerk_sync_db::parse_database_url
+    )]
+    pub url: String,
+}

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clerk_sync_db::{Change, ChangeListener, PoolConfig};
-use clerk_sync_runtime::DEFAULT_DATABASE_URL;
 
 /// Rows read per statement.
 const PAGE: i64 = 1000;
@@ -24,17 +23,8 @@ const REREAD_EVERY: Duration = Duration::from_secs(10);
 /// `clerk-sync changes`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// PostgreSQL. May hold a password, so it is never printed.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        value_name = "DATABASE_URL",
-        default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true,
-        hide_default_value = true,
-        value_parser = clerk_sync_db::parse_database_url
-    )]
-    database_url: String,
+    #[command(flatten)]
+    database: crate::context::DatabaseArgs,
 
     /// Only changes with an id above this one (a consumer's cursor).
     #[arg(long, value_name = "ID", default_value_t = 0)]
@@ -57,7 +47,7 @@ pub struct Args {
 /// Exit 0 once everything is printed or, with `--follow`, on SIGINT or SIGTERM.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = PoolConfig {
-        url: args.database_url.clone(),
+        url: args.database.url.clone(),
         max_size: 1,
         statement_timeout: Duration::from_secs(30),
         lock_timeout: Duration::ZERO,
@@ -65,7 +55,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         application_name: "clerk-sync changes".into(),
         connect_timeout: Duration::from_secs(10),
     };
-    let where_ = clerk_sync_runtime::redact_url(&args.database_url);
+    let where_ = clerk_sync_runtime::redact_url(&args.database.url);
     let conn = clerk_sync_db::connect(&config)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {where_}"))?;

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use clerk_sync_clerk_api::{ClerkArgs, Kind};
 use clerk_sync_db::PoolConfig;
-use clerk_sync_runtime::DEFAULT_DATABASE_URL;
 use clerk_sync_worker::reconcile::{Options, Reconciler, Report};
 use indicatif::ProgressBar;
 
@@ -24,17 +23,8 @@ pub struct Args {
     #[command(flatten)]
     clerk: ClerkArgs,
 
-    /// PostgreSQL. May hold a password, so it is never printed.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        value_name = "DATABASE_URL",
-        default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true,
-        hide_default_value = true,
-        value_parser = clerk_sync_db::parse_database_url
-    )]
-    database_url: String,
+    #[command(flatten)]
+    database: crate::context::DatabaseArgs,
 
     /// Only these kinds, comma-separated; all three by default.
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -64,7 +54,7 @@ pub struct Args {
 
 pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCode> {
     let database = PoolConfig {
-        url: args.database_url.clone(),
+        url: args.database.url.clone(),
         max_size: 1,
         // Whole tables are read; a large instance takes a while.
         statement_timeout: Duration::from_secs(600),

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clerk_sync_clerk_api::{ClerkArgs, RetryPolicy};
 use clerk_sync_db::{ApplyOptions, DeleteMode, PoolConfig};
-use clerk_sync_runtime::DEFAULT_DATABASE_URL;
 use clerk_sync_worker::ondemand::{ObjectKind, SyncError, Syncer};
 
 /// What to refresh.
@@ -33,17 +32,8 @@ pub struct Args {
     #[command(flatten)]
     clerk: ClerkArgs,
 
-    /// PostgreSQL. May hold a password, so it is never printed.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        value_name = "DATABASE_URL",
-        default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true,
-        hide_default_value = true,
-        value_parser = clerk_sync_db::parse_database_url
-    )]
-    database_url: String,
+    #[command(flatten)]
+    database: crate::context::DatabaseArgs,
 
     /// What a deletion leaves behind, as the workers are configured (`soft` or `hard`).
     #[arg(long, env = "USER_DELETE_MODE", value_name = "USER_DELETE_MODE", default_value = "soft", value_parser = ["soft", "hard"])]
@@ -70,7 +60,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let pool = clerk_sync_db::build_pool(&PoolConfig {
-        url: args.database_url.clone(),
+        url: args.database.url.clone(),
         max_size: 2,
         statement_timeout: Duration::from_secs(30),
         lock_timeout: Duration::from_secs(10),

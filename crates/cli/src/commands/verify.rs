@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clerk_sync_db::{Mirrored, PoolConfig};
-use clerk_sync_runtime::DEFAULT_DATABASE_URL;
 
 use super::backfill::progress_bar;
 use crate::output;
@@ -32,17 +31,8 @@ pub struct Args {
     #[command(flatten)]
     clerk: ClerkArgs,
 
-    /// PostgreSQL. May hold a password, so it is never printed.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        value_name = "DATABASE_URL",
-        default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true,
-        hide_default_value = true,
-        value_parser = clerk_sync_db::parse_database_url
-    )]
-    database_url: String,
+    #[command(flatten)]
+    database: crate::context::DatabaseArgs,
 
     /// Only these kinds, comma-separated; all three by default.
     #[arg(
@@ -123,7 +113,7 @@ async fn check(args: &Args) -> anyhow::Result<BTreeMap<Kind, Drift>> {
             .with_context(|| format!("cannot list the {} in Clerk", kind.name()))?;
         clerk.insert(kind, objects);
     }
-    let mut database = read_database(&args.database_url, &kinds).await?;
+    let mut database = read_database(&args.database.url, &kinds).await?;
     Ok(clerk
         .into_iter()
         .map(|(kind, in_clerk)| {
