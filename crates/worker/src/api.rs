@@ -22,6 +22,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use tokio::net::TcpListener;
@@ -94,10 +96,19 @@ pub(crate) async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let app = Router::new()
-        .route("/v1/users/{id}", get(get_user))
-        .route("/v1/sync/users/{id}", post(sync_user))
-        .route("/v1/organizations/{id}", get(get_organization))
-        .route("/v1/sync/organizations/{id}", post(sync_organization))
+        .route("/v1/users/{id}", get(object_route(ObjectKind::User, false)))
+        .route(
+            "/v1/sync/users/{id}",
+            post(object_route(ObjectKind::User, true)),
+        )
+        .route(
+            "/v1/organizations/{id}",
+            get(object_route(ObjectKind::Organization, false)),
+        )
+        .route(
+            "/v1/sync/organizations/{id}",
+            post(object_route(ObjectKind::Organization, true)),
+        )
         .fallback(|| async { Failure::NotFound("no such route".into()) })
         .with_state(state);
     axum::serve(listener, app)
@@ -106,48 +117,21 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-async fn get_user(
-    _: Authorized,
-    route: MatchedPath,
-    State(state): State<Arc<ApiState>>,
-    Path(id): Path<String>,
-) -> Response {
-    answer(
-        &route,
-        serve_object(&state, ObjectKind::User, &id, false).await,
-    )
-}
-
-async fn sync_user(
-    _: Authorized,
-    route: MatchedPath,
-    State(state): State<Arc<ApiState>>,
-    Path(id): Path<String>,
-) -> Response {
-    answer(
-        &route,
-        serve_object(&state, ObjectKind::User, &id, true).await,
-    )
-}
-
-async fn get_organization(
-    _: Authorized,
-    route: MatchedPath,
-    State(state): State<Arc<ApiState>>,
-    Path(id): Path<String>,
-) -> Response {
-    let served = serve_object(&state, ObjectKind::Organization, &id, false).await;
-    answer(&route, served)
-}
-
-async fn sync_organization(
-    _: Authorized,
-    route: MatchedPath,
-    State(state): State<Arc<ApiState>>,
-    Path(id): Path<String>,
-) -> Response {
-    let served = serve_object(&state, ObjectKind::Organization, &id, true).await;
-    answer(&route, served)
+/// The handler of one route: the object kind it serves, and whether it refreshes first.
+fn object_route(
+    kind: ObjectKind,
+    refresh: bool,
+) -> impl Fn(Authorized, MatchedPath, State<Arc<ApiState>>, Path<String>) -> BoxFuture<'static, Response>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |_: Authorized,
+          route: MatchedPath,
+          State(state): State<Arc<ApiState>>,
+          Path(id): Path<String>| {
+        async move { answer(&route, serve_object(&state, kind, &id, refresh).await) }.boxed()
+    }
 }
 
 async fn serve_object(
