@@ -48,6 +48,41 @@ async fn sql(db: &TestDatabase) -> tokio_postgres::Client {
     client
 }
 
+/// Runs `command`, and kills it (as a crash would) once the progress hash `key` records
+/// that the first page of users is queued.
+async fn crash_after_first_page(mut command: std::process::Command, key: String) {
+    let child = command.spawn().unwrap();
+    let pid = child.id();
+    eventually(
+        Duration::from_secs(60),
+        "the first page recorded",
+        || async {
+            let mut redis = clerk_sync_queue::redis::Client::open(clerk_stub::redis_url())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
+            let offset: Option<u64> = clerk_sync_queue::redis::cmd("HGET")
+                .arg(&key)
+                .arg("offset:users")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            offset.is_some_and(|o| o >= 500)
+        },
+    )
+    .await;
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    let _ = tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.wait()
+    })
+    .await;
+}
+
 /// Users 0..4 in Clerk. The database gets, through the worker: user 1 at an older version
 /// (stale), user 2 level, user 9 whom Clerk no longer has (extra); users 0 and 3 never
 /// arrived (missing).
@@ -229,37 +264,7 @@ async fn an_interrupted_backfill_resumed_makes_fewer_calls_than_a_fresh_one_and_
         .args(["backfill", "--only", "users"])
         .env("DATABASE_URL", &db.url)
         .env("CLERK_API_RATE", "1000");
-    let child = command.spawn().unwrap();
-    let pid = child.id();
-    let key = resumed_setup.keys.backfill();
-    eventually(
-        Duration::from_secs(60),
-        "the first page recorded",
-        || async {
-            let mut redis = clerk_sync_queue::redis::Client::open(clerk_stub::redis_url())
-                .unwrap()
-                .get_multiplexed_async_connection()
-                .await
-                .unwrap();
-            let offset: Option<u64> = clerk_sync_queue::redis::cmd("HGET")
-                .arg(&key)
-                .arg("offset:users")
-                .query_async(&mut redis)
-                .await
-                .unwrap();
-            offset.is_some_and(|o| o >= 500)
-        },
-    )
-    .await;
-    std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    let _ = tokio::task::spawn_blocking(move || {
-        let mut child = child;
-        child.wait()
-    })
-    .await;
+    crash_after_first_page(command, resumed_setup.keys.backfill()).await;
     stub.set_latency(Duration::ZERO);
     let interrupted_calls = stub.requests().len() - before;
     let queued_before = resumed_setup.events().await.len();
@@ -409,37 +414,7 @@ async fn an_interrupted_reconciliation_resumes_from_its_last_page() {
         .args(["reconcile", "--only", "users"])
         .env("DATABASE_URL", &db.url)
         .env("CLERK_API_RATE", "1000");
-    let child = command.spawn().unwrap();
-    let pid = child.id();
-    let key = setup.keys.reconcile();
-    eventually(
-        Duration::from_secs(60),
-        "the first page recorded",
-        || async {
-            let mut redis = clerk_sync_queue::redis::Client::open(clerk_stub::redis_url())
-                .unwrap()
-                .get_multiplexed_async_connection()
-                .await
-                .unwrap();
-            let offset: Option<u64> = clerk_sync_queue::redis::cmd("HGET")
-                .arg(&key)
-                .arg("offset:users")
-                .query_async(&mut redis)
-                .await
-                .unwrap();
-            offset.is_some_and(|o| o >= 500)
-        },
-    )
-    .await;
-    std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    let _ = tokio::task::spawn_blocking(move || {
-        let mut child = child;
-        child.wait()
-    })
-    .await;
+    crash_after_first_page(command, setup.keys.reconcile()).await;
     stub.set_latency(Duration::ZERO);
 
     let _worker = Applying::start(&setup, &db).await;

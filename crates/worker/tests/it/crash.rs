@@ -8,30 +8,17 @@ use clerk_sync_queue::redis;
 use clerk_sync_test_support::eventually;
 use clerk_sync_worker::Worker;
 
-use crate::helpers::{Harness, redis_url, user_body};
+use crate::helpers::{Harness, user_body, worker_command};
 
 const T1: i64 = 1_716_883_200_000;
-const BIN: &str = env!("CARGO_BIN_EXE_clerk-sync-worker");
 const WAIT: Duration = Duration::from_secs(60);
 
 fn spawn_binary(h: &Harness, name: &str, extra: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("REDIS_URL", redis_url())
-        .env("DATABASE_URL", &h.db.url)
-        .env("STREAM_PREFIX", &h.prefix)
-        .env("WORKER_METRICS_BIND", "127.0.0.1:0")
-        .env("WORKER_CONSUMER_NAME", name)
-        .env("MIGRATE_ON_START", "false")
-        .env("LOG_FORMAT", "json")
+    worker_command(h, name, extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in extra {
-        command.env(k, v);
-    }
-    command.spawn().unwrap()
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 async fn pending_for(h: &Harness, consumer: &str) -> usize {

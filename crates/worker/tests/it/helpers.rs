@@ -153,6 +153,26 @@ impl Drop for Harness {
     }
 }
 
+/// The real worker binary for this harness, with a clean environment: the harness's Redis
+/// prefix and database, a name, JSON logs, migrations off, and `extra` settings on top.
+pub fn worker_command(h: &Harness, name: &str, extra: &[(&str, &str)]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_clerk-sync-worker"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REDIS_URL", redis_url())
+        .env("DATABASE_URL", &h.db.url)
+        .env("STREAM_PREFIX", &h.prefix)
+        .env("WORKER_METRICS_BIND", "127.0.0.1:0")
+        .env("WORKER_CONSUMER_NAME", name)
+        .env("MIGRATE_ON_START", "false")
+        .env("LOG_FORMAT", "json");
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    command
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

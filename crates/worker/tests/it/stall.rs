@@ -10,10 +10,9 @@ use clerk_sync_test_support::{eventually, try_eventually};
 use clerk_sync_worker::Worker;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Harness, redis_url, user_body};
+use crate::helpers::{Harness, redis_url, user_body, worker_command};
 
 const T0: i64 = 1_716_883_200_000;
-const BIN: &str = env!("CARGO_BIN_EXE_clerk-sync-worker");
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A worker process, killed (and so resumed) if the test fails before stopping it.
@@ -27,23 +26,12 @@ impl Drop for Process {
 }
 
 fn spawn_binary(h: &Harness, name: &str, extra: &[(&str, &str)]) -> Process {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("REDIS_URL", redis_url())
-        .env("DATABASE_URL", &h.db.url)
-        .env("STREAM_PREFIX", &h.prefix)
-        .env("WORKER_METRICS_BIND", "127.0.0.1:0")
-        .env("WORKER_CONSUMER_NAME", name)
-        .env("MIGRATE_ON_START", "false")
-        .env("LOG_FORMAT", "json")
+    let child = worker_command(h, name, extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in extra {
-        command.env(k, v);
-    }
-    Process(command.spawn().unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Process(child)
 }
 
 fn signal(Process(child): &Process, name: &str) {
