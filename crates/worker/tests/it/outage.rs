@@ -1,23 +1,13 @@
 use std::time::Duration;
 
-use clerk_sync_test_support::{Proxy, with_database};
+use clerk_sync_test_support::{Proxy, eventually, with_database};
 use clerk_sync_worker::Worker;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Harness, user_body};
 
 const T1: i64 = 1_716_883_200_000;
-
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while std::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn a_postgres_outage_uses_no_attempts_dead_letters_nothing_and_recovers() {
@@ -36,7 +26,10 @@ async fn a_postgres_outage_uses_no_attempts_dead_letters_nothing_and_recovers() 
         &user_body("user.created", "user_0", T1, "Before"),
     )
     .await;
-    wait_for("the first event", async || h.count("users").await == 1).await;
+    eventually(WAIT, "the first event", || async {
+        h.count("users").await == 1
+    })
+    .await;
 
     proxy.down();
     for i in 1..=20 {
@@ -47,7 +40,7 @@ async fn a_postgres_outage_uses_no_attempts_dead_letters_nothing_and_recovers() 
         .await;
     }
     let ready = format!("http://127.0.0.1:{port}/readyz");
-    wait_for("the worker to notice", async || {
+    eventually(WAIT, "the worker to notice", || async {
         reqwest::get(&ready)
             .await
             .map(|r| r.status().as_u16())
@@ -74,11 +67,11 @@ async fn a_postgres_outage_uses_no_attempts_dead_letters_nothing_and_recovers() 
     );
 
     proxy.up();
-    wait_for("every event after the outage", async || {
+    eventually(WAIT, "every event after the outage", || async {
         h.count("users").await == 21
     })
     .await;
-    wait_for("the worker to be ready again", async || {
+    eventually(WAIT, "the worker to be ready again", || async {
         reqwest::get(&ready)
             .await
             .map(|r| r.status().as_u16())
@@ -104,7 +97,7 @@ async fn a_redis_outage_pauses_the_worker_and_it_resumes_by_itself() {
     let running = tokio::spawn(worker.run(stop.clone()));
 
     proxy.down();
-    wait_for("the worker to lose Redis", async || {
+    eventually(WAIT, "the worker to lose Redis", || async {
         reqwest::get(&ready)
             .await
             .map(|r| r.status().as_u16())
@@ -122,7 +115,7 @@ async fn a_redis_outage_pauses_the_worker_and_it_resumes_by_itself() {
     }
     assert_eq!(h.count("users").await, 0);
     proxy.up();
-    wait_for("the events after Redis came back", async || {
+    eventually(WAIT, "the events after Redis came back", || async {
         h.count("users").await == 10
     })
     .await;
