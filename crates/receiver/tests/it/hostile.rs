@@ -312,12 +312,10 @@ async fn the_receivers_memory_stays_bounded_under_a_barrage() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    clerk_sync_test_support::eventually(Duration::from_secs(30), "the receiver up", || async {
+        client.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
 
     let idle: Vec<TcpStream> = futures_util::future::join_all(
         (0..1000).map(|_| TcpStream::connect(format!("127.0.0.1:{port}"))),

@@ -98,17 +98,14 @@ async fn a_full_request_cycle_logs_the_id_but_never_the_secret_or_an_email() {
 
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            ready = r.status() == 200;
-            if ready {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "receiver did not become ready");
+    clerk_sync_test_support::eventually(Duration::from_secs(30), "the receiver ready", || async {
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
 
     let body = std::fs::read(
         clerk_sync_test_support::corpus_dir().join("clerk/user.created__clerk-docs.json"),

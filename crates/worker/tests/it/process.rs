@@ -138,17 +138,14 @@ async fn a_running_worker_is_healthy_exports_metrics_and_logs_no_personal_data()
 
     let client = reqwest::Client::new();
     let base = format!("http://{bind}");
-    let mut ready = false;
-    for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the worker became ready");
+    clerk_sync_test_support::eventually(Duration::from_secs(30), "the worker ready", || async {
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
     let health = worker()
         .env("WORKER_METRICS_BIND", &bind)
         .arg("healthcheck")
@@ -170,12 +167,12 @@ async fn a_running_worker_is_healthy_exports_metrics_and_logs_no_personal_data()
         br#"{"type":"user.updated","data":{"id":"user_x","banned":"jane.doe@example.com"}}"#,
     )
     .await;
-    for _ in 0..200 {
-        if h.count("users").await == 1 && h.dlq().await.len() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    clerk_sync_test_support::eventually(
+        Duration::from_secs(30),
+        "one applied, one dead-lettered",
+        || async { h.count("users").await == 1 && h.dlq().await.len() == 1 },
+    )
+    .await;
     assert_eq!(h.count("users").await, 1);
 
     let metrics = client
