@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clerk_sync_clerk_api::{ApiError, Client, Object};
 use clerk_sync_db::{ApplyOptions, DbError, Pending, PgPool};
@@ -257,7 +257,7 @@ impl Syncer {
                 .collect()
             }
         };
-        let now = unix_ms();
+        let now = crate::process::unix_ms() as i64;
         let parsed = events
             .iter()
             .map(|(svix_id, payload)| {
@@ -324,13 +324,6 @@ fn fetched(object: &str, event_type: &str, found: &Object) -> (String, Vec<u8>) 
         format!("fetch:{object}:{}:{version}", found.id),
         found.envelope(event_type, version),
     )
-}
-
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

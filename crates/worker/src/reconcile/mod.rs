@@ -23,7 +23,7 @@ mod drift;
 pub(crate) mod schedule;
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clerk_sync_clerk_api::{ApiError, Client, Kind, Listing};
 use clerk_sync_db::{DbError, Held, Mirrored, PoolConfig};
@@ -466,9 +466,7 @@ fn mirrored(kind: Kind) -> Mirrored {
     }
 }
 
+/// Now, Unix ms, as the rest of the crate reads it.
 pub(crate) fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    crate::process::unix_ms() as i64
 }
