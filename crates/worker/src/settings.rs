@@ -373,3 +373,17 @@ impl Config {
         (self.claim_idle / 4).max(Duration::from_millis(50))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_durations_as_people_write_them_or_zero() {
+        assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_interval(" 6h "), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_interval("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_interval("soon").is_err());
+        assert!(parse_interval("").is_err());
+    }
+}

@@ -89,3 +89,33 @@ async fn sslmode_require_never_falls_back_to_plaintext() {
         "without sslmode the same server is reached"
     );
 }
+
+#[tokio::test]
+async fn every_pooled_connection_carries_its_session_bounds() {
+    let db = clerk_sync_test_support::TestDatabase::new().await;
+    let mut config = crate::helpers::pool_config(&db.url);
+    config.statement_timeout = std::time::Duration::from_millis(2_500);
+    config.lock_timeout = std::time::Duration::from_millis(1_200);
+    config.idle_in_transaction_timeout = std::time::Duration::from_millis(1_800);
+    let pool = clerk_sync_db::build_pool(&config).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        setting: String,
+    }
+    use diesel_async::RunQueryDsl as _;
+    let mut read = async |name: &str| -> String {
+        diesel::sql_query(format!("SELECT current_setting('{name}') AS setting"))
+            .get_result::<Setting>(&mut conn)
+            .await
+            .unwrap()
+            .setting
+    };
+    assert_eq!(read("statement_timeout").await, "2500ms");
+    assert_eq!(read("lock_timeout").await, "1200ms");
+    assert_eq!(read("idle_in_transaction_session_timeout").await, "1800ms");
+    assert_eq!(read("tcp_keepalives_idle").await, "10");
+    assert_eq!(read("tcp_keepalives_interval").await, "5");
+    assert_eq!(read("tcp_keepalives_count").await, "3");
+}

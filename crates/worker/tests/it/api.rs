@@ -110,6 +110,17 @@ async fn a_first_request_for_an_unknown_user_fetches_applies_and_answers_the_row
     let (again, _) = api.call("GET", &format!("/v1/users/{}", fetched.id)).await;
     assert_eq!(again, 200);
     assert_eq!(calls_to(&stub, &format!("/v1/users/{}", fetched.id)), 1);
+    // Counted by route template, never by id (other tests of this process count too).
+    let metrics = clerk_sync_worker::metrics::handle().render();
+    let served = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"clerk_sync_api_requests_total{route="/v1/users/{id}",status="200"} "#)
+        })
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(served >= 2.0, "{metrics}");
+    assert!(!metrics.contains(&fetched.id), "no id in a label");
     api.stop().await;
 }
 
