@@ -1,5 +1,6 @@
-//! Building the upsert of one 1.7 KB `user.updated` from the corpus: the worker's per-event
-//! CPU between parsing and the round trip to PostgreSQL.
+//! Building what a batch of 64 1.7 KB `user.updated` events from the corpus sends for the
+//! users table (each row from its event, encoded as the statement's one JSON bind): the
+//! worker's CPU between parsing and the round trip to PostgreSQL.
 
 #![allow(missing_docs, clippy::unwrap_used)] // criterion generates undocumented items
 
@@ -18,14 +19,26 @@ fn sql(c: &mut Criterion) {
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         b.iter(|| serde_json::to_vec(std::hint::black_box(&value["data"])).unwrap())
     });
-    group.bench_function("render_user_upsert", |b| {
-        b.iter(|| {
-            clerk_sync_db::render_user_upsert(
-                std::hint::black_box("msg_2bVgZ0p9fEPqvGYqUHQYNhlvz3R"),
-                std::hint::black_box(&event),
-            )
-            .unwrap()
+    // 64 distinct users: the default batch, nothing to reduce.
+    let ids: Vec<String> = (0..64).map(|n| format!("user_{n:02}")).collect();
+    let events: Vec<clerk_sync_events::Event> = ids
+        .iter()
+        .map(|id| {
+            let mut event = event.clone();
+            if let clerk_sync_events::EventData::UserUpserted(user) = &mut event.data {
+                user.id.clone_from(id);
+            }
+            event
         })
+        .collect();
+    let svix_ids: Vec<String> = (0..64).map(|n| format!("msg_{n:02}")).collect();
+    let pending: Vec<clerk_sync_db::Pending<'_>> = events
+        .iter()
+        .zip(&svix_ids)
+        .map(|(event, svix_id)| clerk_sync_db::Pending { svix_id, event })
+        .collect();
+    group.bench_function("render_user_batch_64", |b| {
+        b.iter(|| clerk_sync_db::render_user_batch(std::hint::black_box(&pending)).unwrap())
     });
     group.finish();
 }

@@ -30,7 +30,7 @@ mod tls;
 pub mod schema;
 
 #[doc(hidden)]
-pub use apply::render_user_upsert;
+pub use apply::render_user_batch;
 pub use apply::{ApplyOptions, DeleteMode, Outcome, Pending, apply_batch, apply_one, lock_key};
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;

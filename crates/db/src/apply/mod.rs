@@ -1,36 +1,46 @@
 //! The writes each event makes, and the transaction around them.
 //!
 //! [`apply_batch`] applies several events in one transaction: it takes the advisory locks of
-//! every object the batch touches, in one sorted statement, then, per event, records its
-//! `svix_id` in `processed_webhooks` (an id already there is a duplicate and changes
-//! nothing) and makes the event's effect; last, one `sync_changes` row per event that
-//! changed something (the change feed, `crate::feed`). One commit, one WAL flush, for the
-//! whole batch.
+//! every object the batch touches, in one sorted statement, records every `svix_id` in
+//! `processed_webhooks` in one statement (an id already there is a duplicate and changes
+//! nothing), then writes each table once for the whole batch (`plan`), and last writes one
+//! `sync_changes` row per event that changed something (the change feed, `crate::feed`).
+//! One commit, one WAL flush, and a handful of statements, whatever the batch holds.
 //!
 //! Why the locks: "newest wins" and "a deletion is final" are read-then-write rules, and two
 //! workers may hold two events of one object at once. Locking every key of the batch up
 //! front, in sorted order, serialises them without ever deadlocking: two transactions that
 //! share a key queue on it, and no transaction waits while holding a key another needs
 //! before it.
+//!
+//! Inside a batch, each object's events are reduced to the one the table keeps (`staged`):
+//! the newest state by `(updated_at, svix_id)`, the earliest deletion, exactly as the
+//! database compares them. The others are `Stale`, as they would be applied after it.
+//!
+//! Each Clerk object has a module of its own in `objects`; the two matches below, over
+//! every kind of event, are where an event reaches it (the events crate's documentation
+//! has the checklist for a new type).
 
-mod access;
-mod billing;
 mod lock;
-mod messages;
-mod organizations;
+mod objects;
+mod plan;
 mod render;
-mod sessions;
-mod users;
-pub(crate) mod versioned;
+mod staged;
+mod statement;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use clerk_sync_events::{Event, EventData};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
 use crate::DbError;
 pub use lock::lock_key;
-pub use render::render_user_upsert;
+use objects as o;
+pub(crate) use plan::Plan;
+pub use render::render_user_batch;
+
+/// The version of a row only a deletion has written: older than any event.
+pub(crate) const NO_VERSION: chrono::DateTime<chrono::Utc> = chrono::DateTime::UNIX_EPOCH;
 
 /// What `USER_DELETE_MODE` asks of a deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,15 +82,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// `Applied` when an upsert wrote its row, `Stale` when a newer state stood.
-    pub(crate) fn written(rows: usize) -> Self {
-        if rows == 0 {
-            Self::Stale
-        } else {
-            Self::Applied
-        }
-    }
-
     /// A label for metrics and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -94,14 +95,6 @@ impl Outcome {
 
 /// Applies `events` in one transaction and returns one outcome per event, in order. On an
 /// error nothing of the batch is written.
-///
-/// The statements are pipelined: the locks, then every event's `processed_webhooks` row in
-/// one statement, then the upserts of every new event sent together, then the deletions.
-/// Deletions come last because they also erase what other rows hold of a user, and an
-/// upsert of the same batch must not write after the erasure. Every upsert is versioned, so
-/// the order among them does not change the result; only a user's events, whose addresses
-/// follow the row in a second step, are applied one after another. The change feed's rows,
-/// one per event `Applied`, come last of all, and are announced at commit.
 pub async fn apply_batch(
     conn: &mut AsyncPgConnection,
     events: &[Pending<'_>],
@@ -123,10 +116,10 @@ pub async fn apply_batch(
         return Ok(outcomes);
     }
     conn.transaction(async |conn| {
-        let mut keys: Vec<i64> = candidates
-            .iter()
-            .flat_map(|&i| lock::keys(events[i].event))
-            .collect();
+        let mut keys = Vec::new();
+        for &i in &candidates {
+            lock_keys(events[i].event, &mut keys);
+        }
         lock::acquire(conn, &mut keys).await?;
         let shared: &AsyncPgConnection = conn;
         let records: Vec<(&str, &Event)> = candidates
@@ -134,50 +127,24 @@ pub async fn apply_batch(
             .map(|&i| (events[i].svix_id, events[i].event))
             .collect();
         let fresh = crate::processed::record_all(shared, &records).await?;
-        let new: Vec<usize> = candidates
-            .into_iter()
-            .filter(|&i| fresh.contains(events[i].svix_id))
-            .collect();
-
-        // A user's row and then its addresses are two steps: events of one user go in one
-        // chain, in order; everything else is a single versioned statement and runs free.
-        let mut chains: Vec<Vec<usize>> = Vec::new();
-        let mut chain_of_user: HashMap<&str, usize> = HashMap::new();
-        for &i in &new {
-            match &events[i].event.data {
-                EventData::UserUpserted(user) => {
-                    let chain = *chain_of_user.entry(user.id.as_str()).or_insert_with(|| {
-                        chains.push(Vec::new());
-                        chains.len() - 1
-                    });
-                    chains[chain].push(i);
-                }
-                _ => chains.push(vec![i]),
-            }
-        }
-        let runs = chains.iter().map(|chain| async move {
-            let mut done = Vec::with_capacity(chain.len());
-            for &i in chain {
-                done.push((i, upsert(shared, events[i]).await?));
-            }
-            Ok::<_, DbError>(done)
-        });
-        for (i, outcome) in futures_util::future::try_join_all(runs)
-            .await?
-            .into_iter()
-            .flatten()
+        let mut plan = Plan::default();
+        for &i in candidates
+            .iter()
+            .filter(|&&i| fresh.contains(events[i].svix_id))
         {
-            outcomes[i] = outcome;
+            outcomes[i] = Outcome::Stale;
+            stage(&mut plan, i, events[i])?;
         }
-        for &i in &new {
-            if let Some(outcome) = delete(shared, events[i], options).await? {
-                outcomes[i] = outcome;
-            }
-        }
+        plan.write(shared, options.user_delete_mode, &mut outcomes)
+            .await?;
         // Last, because it takes the feed's lock, which every writer of the feed then
         // waits on until this transaction has committed (see `crate::feed`).
         let mut changes = Vec::new();
-        for &i in new.iter().filter(|&&i| outcomes[i] == Outcome::Applied) {
+        for (i, _) in outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| **o == Outcome::Applied)
+        {
             changes.extend(crate::feed::entry(events[i])?);
         }
         crate::feed::record(shared, &changes).await?;
@@ -196,70 +163,63 @@ pub async fn apply_one(
     Ok(outcomes[0])
 }
 
-/// The state an event carries, written by version. Deletions have no state to write, except
-/// a membership's, which carries the whole membership.
-async fn upsert(conn: &AsyncPgConnection, pending: Pending<'_>) -> Result<Outcome, DbError> {
-    let (id, event) = (pending.svix_id, pending.event);
+/// The objects an event's effect reads or writes. Events that touch what a user's deletion
+/// erases (sessions, messages, accepted invitations) take the user's key too, so a deletion
+/// and such an event never interleave.
+fn lock_keys(event: &Event, keys: &mut Vec<i64>) {
     use EventData as D;
     match &event.data {
-        D::UserUpserted(user) => users::upsert(conn, id, event, user).await,
-        D::SessionUpserted(session) => sessions::upsert(conn, id, event, session).await,
-        D::OrganizationUpserted(org) => organizations::upsert(conn, id, event, org).await,
-        D::MembershipUpserted(m) | D::MembershipDeleted(m) => {
-            organizations::upsert_membership(conn, id, event, m).await
-        }
-        D::InvitationUpserted(i) => organizations::upsert_invitation(conn, id, event, i).await,
-        D::DomainUpserted(d) => organizations::upsert_domain(conn, id, event, d).await,
-        D::RoleUpserted(role) => access::upsert_role(conn, id, event, role).await,
-        D::PermissionUpserted(p) => access::upsert_permission(conn, id, event, p).await,
-        D::MessageCreated(channel, m) => messages::create(conn, id, event, *channel, m).await,
-        D::WaitlistEntryUpserted(w) => messages::upsert_waitlist_entry(conn, id, event, w).await,
-        D::SubscriptionUpserted(s) => billing::upsert_subscription(conn, id, event, s).await,
-        D::SubscriptionItemUpserted(i) => billing::upsert_item(conn, id, event, i).await,
-        D::PaymentAttemptUpserted(p) => billing::upsert_payment_attempt(conn, id, event, p).await,
-        D::UserDeleted(_)
-        | D::OrganizationDeleted(_)
-        | D::DomainDeleted(_)
-        | D::RoleDeleted(_)
-        | D::PermissionDeleted(_) => Ok(Outcome::Applied),
-        D::Unhandled => Ok(Outcome::Ignored),
+        D::UserUpserted(u) => o::user::keys(&u.id, keys),
+        D::UserDeleted(d) => o::user::keys(&d.id, keys),
+        D::SessionUpserted(s) => o::session::keys(s, keys),
+        D::OrganizationUpserted(org) => o::organization::keys(&org.id, keys),
+        D::OrganizationDeleted(d) => o::organization::keys(&d.id, keys),
+        D::MembershipUpserted(m) | D::MembershipDeleted(m) => o::membership::keys(m, keys),
+        D::InvitationUpserted(i) => o::invitation::keys(i, keys),
+        D::DomainUpserted(d) => o::domain::keys(&d.id, keys),
+        D::DomainDeleted(d) => o::domain::keys(&d.id, keys),
+        D::RoleUpserted(r) => o::role::keys(r, keys),
+        D::RoleDeleted(d) => o::role::deletion_keys(&d.id, keys),
+        D::PermissionUpserted(p) => o::permission::keys(&p.id, keys),
+        D::PermissionDeleted(d) => o::permission::keys(&d.id, keys),
+        D::MessageCreated(_, m) => o::message::keys(m, keys),
+        D::WaitlistEntryUpserted(w) => o::waitlist_entry::keys(w, keys),
+        D::SubscriptionUpserted(s) => o::subscription::keys(s, keys),
+        D::SubscriptionItemUpserted(i) => o::subscription_item::keys(&i.id, keys),
+        D::PaymentAttemptUpserted(p) => o::payment_attempt::keys(p, keys),
+        D::Unhandled => {}
     }
 }
 
-/// The deletion an event makes, if it makes one; its outcome replaces the upsert's.
-async fn delete(
-    conn: &AsyncPgConnection,
-    pending: Pending<'_>,
-    options: ApplyOptions,
-) -> Result<Option<Outcome>, DbError> {
+/// Stages the rows event `i` writes: its own object's, and those it carries of others.
+fn stage<'a>(plan: &mut Plan<'a>, i: usize, pending: Pending<'a>) -> Result<(), DbError> {
     let (id, event) = (pending.svix_id, pending.event);
     use EventData as D;
-    let outcome = match &event.data {
-        D::UserDeleted(deleted) => {
-            users::delete(conn, id, event, deleted, options.user_delete_mode).await?
+    match &event.data {
+        D::UserUpserted(u) => o::user::stage(plan, i, id, event, u),
+        D::UserDeleted(d) => o::user::stage_deletion(plan, i, id, event, d),
+        D::SessionUpserted(s) => o::session::stage(plan, i, id, event, s),
+        D::OrganizationUpserted(org) => o::organization::stage(plan, Some(i), id, event, org),
+        D::OrganizationDeleted(d) => o::organization::stage_deletion(plan, i, id, event, d),
+        D::MembershipUpserted(m) => o::membership::stage(plan, Some(i), id, event, m),
+        D::MembershipDeleted(m) => o::membership::stage_end(plan, i, id, event, m),
+        D::InvitationUpserted(inv) => o::invitation::stage(plan, i, id, event, inv),
+        D::DomainUpserted(d) => o::domain::stage(plan, i, id, event, d),
+        D::DomainDeleted(d) => o::domain::stage_deletion(plan, i, id, event, d),
+        D::RoleUpserted(r) => o::role::stage(plan, i, id, event, r),
+        D::RoleDeleted(d) => o::role::stage_deletion(plan, i, id, event, d),
+        D::PermissionUpserted(p) => o::permission::stage(plan, Some(i), id, event, p),
+        D::PermissionDeleted(d) => o::permission::stage_deletion(plan, i, id, event, d),
+        D::MessageCreated(channel, m) => o::message::stage(plan, i, id, event, *channel, m),
+        D::WaitlistEntryUpserted(w) => o::waitlist_entry::stage(plan, i, id, event, w),
+        D::SubscriptionUpserted(s) => o::subscription::stage(plan, i, id, event, s),
+        D::SubscriptionItemUpserted(item) => {
+            let payer = item.payer.as_ref();
+            o::subscription_item::stage(plan, Some(i), id, event, item, None, payer)
         }
-        D::OrganizationDeleted(deleted) => organizations::delete(conn, event, deleted).await?,
-        D::MembershipDeleted(m) => organizations::end_membership(conn, event, m).await?,
-        D::DomainDeleted(deleted) => organizations::delete_domain(conn, event, deleted).await?,
-        D::RoleDeleted(deleted) => access::delete_role(conn, event, deleted).await?,
-        D::PermissionDeleted(deleted) => access::delete_permission(conn, event, deleted).await?,
-        // Named one by one, so a new kind of event must say here whether it deletes.
-        D::UserUpserted(_)
-        | D::SessionUpserted(_)
-        | D::OrganizationUpserted(_)
-        | D::MembershipUpserted(_)
-        | D::InvitationUpserted(_)
-        | D::DomainUpserted(_)
-        | D::RoleUpserted(_)
-        | D::PermissionUpserted(_)
-        | D::MessageCreated(..)
-        | D::WaitlistEntryUpserted(_)
-        | D::SubscriptionUpserted(_)
-        | D::SubscriptionItemUpserted(_)
-        | D::PaymentAttemptUpserted(_)
-        | D::Unhandled => return Ok(None),
-    };
-    Ok(Some(outcome))
+        D::PaymentAttemptUpserted(p) => o::payment_attempt::stage(plan, i, id, event, p),
+        D::Unhandled => Ok(()),
+    }
 }
 
 /// A Clerk time in ms as a timestamp; `field` names it when it is out of range.

@@ -1,41 +1,28 @@
 //! The statement building of the apply step, apart from any connection, so a criterion
 //! benchmark (`benches/sql.rs`) can catch a regression in it without a database.
 
-use clerk_sync_events::{Event, EventData};
-use diesel::pg::{Pg, PgMetadataLookup, PgTypeMetadata};
-use diesel::query_builder::bind_collector::RawBytesBindCollector;
-use diesel::query_builder::{QueryBuilder as _, QueryFragment};
+use clerk_sync_events::EventData;
 
+use super::{Pending, Plan, objects};
 use crate::DbError;
 
-/// Every bind of the user statements has a built-in type, whose OID diesel knows without
-/// asking the server; an unknown type is left for the server to infer.
-struct BuiltInTypes;
-
-impl PgMetadataLookup for BuiltInTypes {
-    fn lookup_type(&mut self, _type_name: &str, _schema: Option<&str>) -> PgTypeMetadata {
-        PgTypeMetadata::new(0, 0)
-    }
-}
-
-/// Builds the upsert a `user.created`/`user.updated` event sends, as diesel-async does
-/// before each execution: the row from the event, the SQL text, and every bind serialized
-/// to its wire bytes. Answers the text and the binds' total size.
+/// Builds what a batch of `user.created`/`user.updated` events sends for the users table,
+/// as [`crate::apply_batch`] does: every row from its event, reduced to one per user, and
+/// encoded as the statement's one bind. Answers the statement's text and the bind's size.
 #[doc(hidden)]
-pub fn render_user_upsert(svix_id: &str, event: &Event) -> Result<(String, usize), DbError> {
-    let EventData::UserUpserted(user) = &event.data else {
-        return Err(DbError::Permanent(format!(
-            "{} does not write a user",
-            event.event_type
-        )));
-    };
-    let statement = super::users::upsert_statement(svix_id, event, user)?;
-    let mut sql = diesel::pg::PgQueryBuilder::default();
-    statement.to_sql(&mut sql, &Pg)?;
-    let mut binds = RawBytesBindCollector::<Pg>::new();
-    statement.collect_binds(&mut binds, &mut BuiltInTypes, &Pg)?;
-    let bytes = binds.binds.iter().flatten().map(Vec::len).sum();
-    Ok((sql.finish(), bytes))
+pub fn render_user_batch(events: &[Pending<'_>]) -> Result<(String, usize), DbError> {
+    let mut plan = Plan::default();
+    for (i, pending) in events.iter().enumerate() {
+        let EventData::UserUpserted(user) = &pending.event.data else {
+            return Err(DbError::Permanent(format!(
+                "{} does not write a user",
+                pending.event.event_type
+            )));
+        };
+        objects::user::stage(&mut plan, i, pending.svix_id, pending.event, user)?;
+    }
+    let json = plan.users.json()?;
+    Ok((objects::user::upsert_sql().text(), json.len()))
 }
 
 #[cfg(test)]
@@ -46,26 +33,41 @@ mod tests {
     fn every_user_payload_renders_and_other_events_are_refused() {
         for (name, body) in clerk_sync_test_support::clerk_payloads() {
             let event = clerk_sync_events::parse(&body, 0).expect(&name);
-            let rendered = render_user_upsert("msg_1", &event);
+            let pending = [Pending {
+                svix_id: "msg_1",
+                event: &event,
+            }];
+            let rendered = render_user_batch(&pending);
             if name.starts_with("user.created") || name.starts_with("user.updated") {
-                let (sql, binds) = rendered.expect(&name);
-                assert!(sql.starts_with(r#"INSERT INTO "users""#), "{name}: {sql}");
-                assert!(
-                    sql.contains(r#"ON CONFLICT ("clerk_id") DO UPDATE"#),
-                    "{name}"
-                );
-                assert!(
-                    sql.contains(r#"WHERE (("users"."deleted_at" IS NULL)"#),
-                    "{name}"
-                );
+                let (sql, bind) = rendered.expect(&name);
+                assert!(sql.starts_with("INSERT INTO users AS t"), "{name}: {sql}");
+                assert!(sql.contains("ON CONFLICT (clerk_id) DO UPDATE"), "{name}");
+                assert!(sql.contains("WHERE t.deleted_at IS NULL"), "{name}");
                 let user_id = event.object_id().expect("a user has an id");
                 assert!(
-                    binds >= user_id.len() + "msg_1".len(),
-                    "{name}: {binds} bytes"
+                    bind >= user_id.len() + "msg_1".len(),
+                    "{name}: {bind} bytes"
                 );
             } else if !name.starts_with("user.") {
                 assert!(rendered.is_err(), "{name} rendered a user upsert");
             }
         }
+    }
+
+    #[test]
+    fn versions_of_one_user_in_a_batch_reduce_to_the_newest() {
+        let (_, body) = clerk_sync_test_support::clerk_payloads()
+            .into_iter()
+            .find(|(name, _)| name.starts_with("user.updated"))
+            .expect("a user.updated in the corpus");
+        let event = clerk_sync_events::parse(&body, 0).unwrap();
+        let one = [Pending {
+            svix_id: "msg_1",
+            event: &event,
+        }];
+        let three = [one[0], one[0], one[0]];
+        let (_, single) = render_user_batch(&one).unwrap();
+        let (_, reduced) = render_user_batch(&three).unwrap();
+        assert_eq!(single, reduced, "one user, one row");
     }
 }

@@ -1,0 +1,111 @@
+//! `paymentAttempt.*`.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use clerk_sync_events::{Event, PaymentAttempt};
+use serde::Serialize;
+
+use crate::DbError;
+use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::statement::{Sql, Table};
+use crate::apply::{Plan, lock_key, opt_time, time};
+
+pub(crate) const OBJECT: &str = "payment_attempt";
+
+pub(crate) static TABLE: Table = Table {
+    name: "payment_attempts",
+    columns: &[
+        "id",
+        "payment_id",
+        "payer_id",
+        "user_id",
+        "organization_id",
+        "status",
+        "charge_type",
+        "amount",
+        "currency",
+        "failed_reason",
+        "paid_at",
+        "failed_at",
+        "billing_date",
+        "created_at",
+        "updated_at",
+        "last_svix_id",
+    ],
+    personal: None,
+};
+
+pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
+
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct PaymentRow<'a> {
+    id: &'a str,
+    payment_id: Option<&'a str>,
+    payer_id: Option<&'a str>,
+    user_id: Option<&'a str>,
+    organization_id: Option<&'a str>,
+    status: Option<&'a str>,
+    charge_type: Option<&'a str>,
+    amount: Option<i64>,
+    currency: Option<&'a str>,
+    failed_reason: Option<String>,
+    paid_at: Option<DateTime<Utc>>,
+    failed_at: Option<DateTime<Utc>>,
+    billing_date: Option<DateTime<Utc>>,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    last_svix_id: &'a str,
+}
+
+impl Versioned for PaymentRow<'_> {
+    const KEEPS: Keeps = Keeps::Newest;
+    fn version(&self) -> (DateTime<Utc>, &str) {
+        (self.updated_at, self.last_svix_id)
+    }
+}
+
+pub(crate) fn keys(attempt: &PaymentAttempt, keys: &mut Vec<i64>) {
+    keys.push(lock_key(OBJECT, &attempt.id));
+}
+
+pub(crate) fn stage<'a>(
+    plan: &mut Plan<'a>,
+    owner: usize,
+    svix_id: &'a str,
+    event: &Event,
+    attempt: &'a PaymentAttempt,
+) -> Result<(), DbError> {
+    let payer = attempt.payer.as_ref();
+    let total = attempt.totals.as_ref().and_then(|t| t.grand_total.as_ref());
+    let row = PaymentRow {
+        id: &attempt.id,
+        payment_id: attempt.payment_id.as_deref(),
+        payer_id: payer.and_then(|p| p.id.as_deref()),
+        user_id: payer.and_then(|p| p.user()),
+        organization_id: payer.and_then(|p| p.organization()),
+        status: attempt.status.as_deref(),
+        charge_type: attempt.charge_type.as_deref(),
+        amount: total.and_then(|t| t.amount),
+        currency: total.and_then(|t| t.currency.as_deref()),
+        failed_reason: attempt
+            .failed_reason
+            .as_ref()
+            .and_then(|reason| match reason {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(text) => Some(text.clone()),
+                other => Some(other.to_string()),
+            }),
+        paid_at: opt_time(attempt.paid_at, "data.paid_at")?,
+        failed_at: opt_time(attempt.failed_at, "data.failed_at")?,
+        billing_date: opt_time(attempt.billing_date, "data.billing_date")?,
+        created_at: opt_time(attempt.created_at, "data.created_at")?,
+        updated_at: time(
+            attempt.updated_at.unwrap_or(event.timestamp),
+            "data.updated_at",
+        )?,
+        last_svix_id: svix_id,
+    };
+    plan.payment_attempts.offer(&attempt.id, row, Some(owner));
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! `user.created`, `user.updated`, `user.deleted`: the `users` row, its
+//! `user_email_addresses`, and the `tombstones` row that makes a deletion final and erases
+//! what other tables hold of the user.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use clerk_sync_events::{Deleted, EmailAddress, Event, User};
+use diesel_async::AsyncPgConnection;
+use serde::Serialize;
+
+use crate::DbError;
+use crate::apply::objects::{invitation, message, session};
+use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::statement::{Sql, encode, prefixed};
+use crate::apply::{DeleteMode, Plan, lock_key, opt_time, time};
+
+pub(crate) const OBJECT: &str = "user";
+
+/// Every column of `users` but none: an upsert replaces the whole state.
+const COLUMNS: &[&str] = &[
+    "clerk_id",
+    "external_id",
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "image_url",
+    "phone",
+    "public_metadata",
+    "banned",
+    "locked",
+    "two_factor_enabled",
+    "password_enabled",
+    "last_sign_in_at",
+    "last_active_at",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "last_svix_id",
+];
+
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct UserRow<'a> {
+    clerk_id: &'a str,
+    external_id: Option<&'a str>,
+    username: Option<&'a str>,
+    email: Option<&'a str>,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    image_url: Option<&'a str>,
+    phone: Option<&'a str>,
+    public_metadata: Option<&'a serde_json::Value>,
+    banned: Option<bool>,
+    locked: Option<bool>,
+    two_factor_enabled: Option<bool>,
+    password_enabled: Option<bool>,
+    last_sign_in_at: Option<DateTime<Utc>>,
+    last_active_at: Option<DateTime<Utc>>,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+    last_svix_id: &'a str,
+    /// Written to `user_email_addresses` when this row wins.
+    #[serde(skip)]
+    addresses: Option<&'a User>,
+}
+
+impl Versioned for UserRow<'_> {
+    const KEEPS: Keeps = Keeps::Newest;
+    fn version(&self) -> (DateTime<Utc>, &str) {
+        (self.updated_at, self.last_svix_id)
+    }
+}
+
+/// The `tombstones` row of a deletion; the earliest is kept.
+#[derive(Debug, Serialize)]
+pub(crate) struct Tombstone<'a> {
+    object_type: &'static str,
+    object_id: &'a str,
+    deleted_at: DateTime<Utc>,
+    svix_id: &'a str,
+    /// Kept by the `users` row a soft deletion leaves.
+    #[serde(skip)]
+    external_id: Option<&'a str>,
+}
+
+impl Versioned for Tombstone<'_> {
+    const KEEPS: Keeps = Keeps::Earliest;
+    fn version(&self) -> (DateTime<Utc>, &str) {
+        (self.deleted_at, self.svix_id)
+    }
+}
+
+pub(crate) fn keys(id: &str, keys: &mut Vec<i64>) {
+    keys.push(lock_key(OBJECT, id));
+}
+
+pub(crate) fn stage<'a>(
+    plan: &mut Plan<'a>,
+    owner: usize,
+    svix_id: &'a str,
+    event: &Event,
+    user: &'a User,
+) -> Result<(), DbError> {
+    let row = UserRow {
+        clerk_id: &user.id,
+        external_id: user.external_id.as_deref(),
+        username: user.username.as_deref(),
+        email: user.primary_email(),
+        first_name: user.first_name.as_deref(),
+        last_name: user.last_name.as_deref(),
+        image_url: user.image(),
+        phone: user.primary_phone(),
+        public_metadata: user.public_metadata.as_ref(),
+        banned: user.banned,
+        locked: user.locked,
+        two_factor_enabled: user.two_factor_enabled,
+        password_enabled: user.password_enabled,
+        last_sign_in_at: opt_time(user.last_sign_in_at, "data.last_sign_in_at")?,
+        last_active_at: opt_time(user.last_active_at, "data.last_active_at")?,
+        created_at: opt_time(user.created_at, "data.created_at")?,
+        // Events without `updated_at` are ordered by when they happened.
+        updated_at: time(
+            user.updated_at.unwrap_or(event.timestamp),
+            "data.updated_at",
+        )?,
+        deleted_at: None,
+        last_svix_id: svix_id,
+        addresses: Some(user),
+    };
+    plan.users.offer(&user.id, row, Some(owner));
+    Ok(())
+}
+
+pub(crate) fn stage_deletion<'a>(
+    plan: &mut Plan<'a>,
+    owner: usize,
+    svix_id: &'a str,
+    event: &Event,
+    deleted: &'a Deleted,
+) -> Result<(), DbError> {
+    let row = Tombstone {
+        object_type: OBJECT,
+        object_id: &deleted.id,
+        deleted_at: time(event.timestamp, "timestamp")?,
+        svix_id,
+        external_id: deleted.external_id.as_deref(),
+    };
+    plan.user_deletions.offer(&deleted.id, row, Some(owner));
+    Ok(())
+}
+
+/// The earliest deletion is the one kept, so two deletions of one user end the same in
+/// either order; one no earlier than the recorded one changes nothing.
+static TOMBSTONE: LazyLock<Sql> = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO tombstones AS t (object_type, object_id, deleted_at, svix_id) \
+         SELECT r.object_type, r.object_id, r.deleted_at, r.svix_id \
+         FROM json_populate_recordset(NULL::tombstones, $1::json) r \
+         ON CONFLICT (object_type, object_id) DO UPDATE \
+         SET (deleted_at, svix_id) = ROW(EXCLUDED.deleted_at, EXCLUDED.svix_id) \
+         WHERE (EXCLUDED.deleted_at, EXCLUDED.svix_id) < (t.deleted_at, t.svix_id) \
+         RETURNING t.object_id",
+    )
+});
+
+/// Erases what other tables hold of the deleted users' personal data, linked by their user
+/// id (each table says which columns: `Table::personal`), and their addresses. Memberships,
+/// subscriptions and payments keep the link and nothing personal. Erasing twice changes
+/// nothing, so it runs for every deletion of the batch, stale or not.
+static ERASE: LazyLock<Sql> = LazyLock::new(|| {
+    let clauses: Vec<String> = [&session::TABLE, &message::TABLE, &invitation::TABLE]
+        .iter()
+        .filter_map(|table| table.erasure())
+        .collect();
+    Sql::new(&format!(
+        "WITH erased AS (SELECT r.object_id AS id \
+             FROM json_populate_recordset(NULL::tombstones, $1::json) r), {} \
+         DELETE FROM user_email_addresses WHERE user_id IN (SELECT id FROM erased)",
+        clauses.join(", ")
+    ))
+});
+
+/// A soft deletion leaves the row with `deleted_at` and nothing personal: a function of the
+/// kept (earliest) deletion alone, so it is written only where that deletion is this one.
+static SOFT_DELETE: LazyLock<Sql> = LazyLock::new(|| {
+    Sql::new(&format!(
+        "INSERT INTO users AS t ({columns}) \
+         SELECT {select} FROM json_populate_recordset(NULL::users, $1::json) r \
+         JOIN tombstones z ON z.object_type = 'user' AND z.object_id = r.clerk_id \
+             AND z.svix_id = r.last_svix_id \
+         ON CONFLICT (clerk_id) DO UPDATE SET ({rest}) = ROW({excluded}) \
+         RETURNING t.clerk_id",
+        columns = COLUMNS.join(", "),
+        select = prefixed("r.", COLUMNS),
+        rest = COLUMNS[1..].join(", "),
+        excluded = prefixed("EXCLUDED.", &COLUMNS[1..]),
+    ))
+});
+
+static HARD_DELETE: LazyLock<Sql> = LazyLock::new(|| {
+    Sql::new(
+        "DELETE FROM users u USING json_populate_recordset(NULL::tombstones, $1::json) r \
+         WHERE u.clerk_id = r.object_id RETURNING u.clerk_id",
+    )
+});
+
+/// Newest wins, and a deleted user is never written over: neither a row with `deleted_at`
+/// nor one whose tombstone stands (a hard deletion leaves no row).
+static UPSERT: LazyLock<Sql> = LazyLock::new(|| {
+    Sql::new(&format!(
+        "INSERT INTO users AS t ({columns}) \
+         SELECT {select} FROM json_populate_recordset(NULL::users, $1::json) r \
+         WHERE NOT EXISTS (SELECT 1 FROM tombstones z \
+             WHERE z.object_type = 'user' AND z.object_id = r.clerk_id) \
+         ON CONFLICT (clerk_id) DO UPDATE SET ({rest}) = ROW({excluded}) \
+         WHERE t.deleted_at IS NULL \
+             AND (EXCLUDED.updated_at, EXCLUDED.last_svix_id) > (t.updated_at, t.last_svix_id) \
+         RETURNING t.clerk_id",
+        columns = COLUMNS.join(", "),
+        select = prefixed("r.", COLUMNS),
+        rest = COLUMNS[1..].join(", "),
+        excluded = prefixed("EXCLUDED.", &COLUMNS[1..]),
+    ))
+});
+
+/// Drops the addresses a user no longer has.
+static DROP_ADDRESSES: LazyLock<Sql> = LazyLock::new(|| {
+    Sql::new(
+        "DELETE FROM user_email_addresses e \
+         USING json_to_recordset($1::json) AS w(user_id text, ids text[]) \
+         WHERE e.user_id = w.user_id AND e.id <> ALL (w.ids) \
+         RETURNING e.id",
+    )
+});
+
+static WRITE_ADDRESSES: LazyLock<Sql> = LazyLock::new(|| {
+    Sql::new(
+        "INSERT INTO user_email_addresses AS t \
+             (id, user_id, email_address, verified, verification_status, is_primary) \
+         SELECT r.id, r.user_id, r.email_address, r.verified, r.verification_status, r.is_primary \
+         FROM json_populate_recordset(NULL::user_email_addresses, $1::json) r \
+         ON CONFLICT (id) DO UPDATE \
+         SET (user_id, email_address, verified, verification_status, is_primary) = \
+             ROW(EXCLUDED.user_id, EXCLUDED.email_address, EXCLUDED.verified, \
+                 EXCLUDED.verification_status, EXCLUDED.is_primary) \
+         RETURNING t.id",
+    )
+});
+
+/// The deletions of the batch: tombstones and erasure. Before any upsert, so that an
+/// upsert of the same batch finds the tombstone, as it would after. Answers the users
+/// whose kept deletion is now one of this batch.
+pub(crate) async fn write_deletions(
+    conn: &AsyncPgConnection,
+    plan: &Plan<'_>,
+) -> Result<Vec<String>, DbError> {
+    let deletions = &plan.user_deletions;
+    if deletions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let json = deletions.json()?;
+    let (written, _) = tokio::try_join!(
+        TOMBSTONE.bind(json.clone()).written(conn),
+        ERASE.bind(json).written(conn),
+    )?;
+    Ok(written)
+}
+
+/// The row each deletion leaves, after the tombstones: a soft deletion's is a function of
+/// the kept deletion, which the tombstone now names.
+pub(crate) async fn write_deleted_rows(
+    conn: &AsyncPgConnection,
+    plan: &Plan<'_>,
+    mode: DeleteMode,
+) -> Result<(), DbError> {
+    let deletions = &plan.user_deletions;
+    if deletions.is_empty() {
+        return Ok(());
+    }
+    let statement = match mode {
+        DeleteMode::Soft => {
+            let rows: Vec<UserRow<'_>> = deletions
+                .rows()
+                .map(|t| UserRow {
+                    clerk_id: t.object_id,
+                    external_id: t.external_id,
+                    updated_at: t.deleted_at,
+                    deleted_at: Some(t.deleted_at),
+                    last_svix_id: t.svix_id,
+                    ..UserRow::default()
+                })
+                .collect();
+            SOFT_DELETE.bind(encode(&rows)?)
+        }
+        DeleteMode::Hard => HARD_DELETE.bind(deletions.json()?),
+    };
+    statement.written(conn).await?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Kept<'a> {
+    user_id: &'a str,
+    ids: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct AddressRow<'a> {
+    id: &'a str,
+    user_id: &'a str,
+    email_address: &'a str,
+    verified: bool,
+    verification_status: Option<&'a str>,
+    is_primary: bool,
+}
+
+/// The users of the batch, newest state wins. Answers the ids written.
+pub(crate) async fn write_upserts(
+    conn: &AsyncPgConnection,
+    plan: &Plan<'_>,
+) -> Result<Vec<String>, DbError> {
+    plan.users.write(conn, &UPSERT).await
+}
+
+/// The addresses of the users whose rows were just `written` become exactly their events':
+/// the winning state is the whole truth. Two statements sent together: they touch
+/// different address ids.
+pub(crate) async fn write_addresses(
+    conn: &AsyncPgConnection,
+    plan: &Plan<'_>,
+    written: &[String],
+) -> Result<(), DbError> {
+    if written.is_empty() {
+        return Ok(());
+    }
+    let written: HashSet<&str> = written.iter().map(String::as_str).collect();
+    let mut kept = Vec::new();
+    // One row per address id: a statement cannot write one row twice.
+    let mut addresses: BTreeMap<&str, AddressRow<'_>> = BTreeMap::new();
+    for row in plan.users.rows() {
+        let Some(user) = row.addresses.filter(|_| written.contains(row.clerk_id)) else {
+            continue;
+        };
+        kept.push(Kept {
+            user_id: row.clerk_id,
+            ids: user.email_addresses.iter().map(|e| e.id.as_str()).collect(),
+        });
+        let primary = user.primary_email_address_id.as_deref();
+        for e in &user.email_addresses {
+            addresses.insert(&e.id, address(e, row.clerk_id, primary));
+        }
+    }
+    let kept = encode(&kept)?;
+    let addresses = encode(&addresses.into_values().collect::<Vec<_>>())?;
+    tokio::try_join!(
+        DROP_ADDRESSES.bind(kept).written(conn),
+        WRITE_ADDRESSES.bind(addresses).written(conn),
+    )?;
+    Ok(())
+}
+
+fn address<'a>(e: &'a EmailAddress, user_id: &'a str, primary: Option<&str>) -> AddressRow<'a> {
+    AddressRow {
+        id: &e.id,
+        user_id,
+        email_address: &e.email_address,
+        verified: e.verified(),
+        verification_status: e.verification_status(),
+        is_primary: primary == Some(e.id.as_str()),
+    }
+}
+
+/// The statement text of a user upsert, for the benchmark of building a batch.
+pub(crate) fn upsert_sql() -> &'static Sql {
+    &UPSERT
+}

@@ -1,0 +1,138 @@
+//! A batch's rows for one statement, reduced to one per key before anything is written:
+//! `INSERT … ON CONFLICT DO UPDATE` cannot touch a row twice in one statement, and the
+//! winner inside the batch is decided by the same order the database applies, so reducing
+//! first changes nothing but the number of rows sent.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use serde::Serialize;
+
+use super::Outcome;
+use super::statement::Sql;
+use crate::DbError;
+
+/// A row with a version.
+pub(crate) trait Versioned: Serialize {
+    /// Which of two versions of one object the table keeps: the newest state, or the
+    /// earliest deletion.
+    const KEEPS: Keeps;
+    /// `(updated_at, last_svix_id)`, or a deletion's `(deleted_at, svix_id)`.
+    fn version(&self) -> (DateTime<Utc>, &str);
+}
+
+/// See [`Versioned::KEEPS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keeps {
+    Newest,
+    Earliest,
+}
+
+/// One row per key: the version the table keeps, and the event whose own object it is
+/// (`None` for a row an event carries of another object: a membership's organization).
+pub(crate) struct Staged<'a, R> {
+    rows: BTreeMap<&'a str, (R, Option<usize>)>,
+}
+
+impl<R> Default for Staged<'_, R> {
+    fn default() -> Self {
+        Self {
+            rows: BTreeMap::new(),
+        }
+    }
+}
+
+impl<'a, R: Versioned> Staged<'a, R> {
+    /// Keeps `row` for `key` if it beats the row already staged there.
+    pub(crate) fn offer(&mut self, key: &'a str, row: R, owner: Option<usize>) {
+        match self.rows.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert((row, owner));
+            }
+            Entry::Occupied(mut slot) => {
+                let (new, old) = (row.version(), slot.get().0.version());
+                let wins = match R::KEEPS {
+                    Keeps::Newest => new > old,
+                    Keeps::Earliest => new < old,
+                };
+                if wins {
+                    slot.insert((row, owner));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The rows kept, in key order.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = &R> {
+        self.rows.values().map(|(row, _)| row)
+    }
+
+    /// The rows as the JSON array a batch statement binds.
+    pub(crate) fn json(&self) -> Result<String, DbError> {
+        super::statement::encode(&self.rows().collect::<Vec<&R>>())
+    }
+
+    /// Runs `sql` over the rows; answers the keys it wrote. Nothing is sent when empty.
+    pub(crate) async fn write(
+        &self,
+        conn: &AsyncPgConnection,
+        sql: &Sql,
+    ) -> Result<Vec<String>, DbError> {
+        if self.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.bind(self.json()?).written(conn).await
+    }
+
+    /// Marks `Applied` each event whose own row is among `written`.
+    pub(crate) fn settle(&self, written: &[String], outcomes: &mut [Outcome]) {
+        for key in written {
+            if let Some((_, Some(owner))) = self.rows.get(key.as_str()) {
+                outcomes[*owner] = Outcome::Applied;
+            }
+        }
+    }
+}
+
+/// The row every deletion of a versioned object writes (see `Table::mark_deleted`).
+#[derive(Debug, Serialize)]
+pub(crate) struct Deletion<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) deleted_at: DateTime<Utc>,
+    /// The epoch: a deletion carries no state, so any upsert beats it.
+    pub(crate) updated_at: DateTime<Utc>,
+    /// Empty for the same reason.
+    pub(crate) last_svix_id: &'a str,
+    /// The deleting event's id, to settle a tie between two deletions at one time.
+    #[serde(skip)]
+    pub(crate) svix_id: &'a str,
+    /// An organization's slug, which its deletion carries; `None` elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) slug: Option<&'a str>,
+}
+
+impl<'a> Deletion<'a> {
+    pub(crate) fn new(id: &'a str, deleted_at: DateTime<Utc>, svix_id: &'a str) -> Self {
+        Self {
+            id,
+            deleted_at,
+            updated_at: super::NO_VERSION,
+            last_svix_id: "",
+            svix_id,
+            slug: None,
+        }
+    }
+}
+
+impl Versioned for Deletion<'_> {
+    const KEEPS: Keeps = Keeps::Earliest;
+    fn version(&self) -> (DateTime<Utc>, &str) {
+        (self.deleted_at, self.svix_id)
+    }
+}

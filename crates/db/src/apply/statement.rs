@@ -1,0 +1,200 @@
+//! The statements of a batch: each writes one table for every event of the batch at once,
+//! from one bind holding the batch's rows as a JSON array, which PostgreSQL turns back into
+//! rows of the table's own type with `json_populate_recordset`. One bind, whatever the
+//! number of rows or columns, so the statement text never changes with the batch and is
+//! prepared once per connection; and every value is cast by the column it lands in, so a
+//! row that does not fit its table fails loudly instead of writing something else.
+
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::Text;
+use diesel_async::{AsyncPgConnection, RunQueryDsl as _};
+
+use crate::DbError;
+
+/// A statement's text around its one bind, `$1`: the rows as a JSON array.
+#[derive(Debug)]
+pub(crate) struct Sql {
+    head: String,
+    tail: String,
+}
+
+impl Sql {
+    /// Splits `text` at its one `$1`.
+    pub(crate) fn new(text: &str) -> Self {
+        let (head, tail) = text
+            .split_once("$1")
+            .unwrap_or_else(|| panic!("a batch statement binds $1: {text}"));
+        debug_assert!(!tail.contains("$1"), "one bind only: {text}");
+        Self {
+            head: head.to_owned(),
+            tail: tail.to_owned(),
+        }
+    }
+
+    /// The statement with `json` bound.
+    pub(crate) fn bind(&self, json: String) -> Bound<'_> {
+        Bound { sql: self, json }
+    }
+
+    /// The text as PostgreSQL receives it.
+    pub(crate) fn text(&self) -> String {
+        format!("{}$1{}", self.head, self.tail)
+    }
+}
+
+/// A [`Sql`] with its rows, ready to run. Each answers the keys it wrote (`RETURNING`).
+pub(crate) struct Bound<'s> {
+    sql: &'s Sql,
+    json: String,
+}
+
+impl Bound<'_> {
+    /// Runs it on the transaction's connection, which several statements of a batch share
+    /// at once: they are sent one after another without waiting for each answer, and
+    /// PostgreSQL runs them in that order.
+    pub(crate) async fn written(
+        self,
+        mut conn: &AsyncPgConnection,
+    ) -> Result<Vec<String>, DbError> {
+        Ok(self.load::<String>(&mut conn).await?)
+    }
+}
+
+/// Any batch of rows as the JSON array a statement binds.
+pub(crate) fn encode<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, DbError> {
+    serde_json::to_string(rows)
+        .map_err(|e| DbError::Permanent(format!("cannot encode a batch's rows: {e}")))
+}
+
+// No static query id: diesel-async then caches the prepared statement by its text, which
+// is fixed per table.
+impl QueryId for Bound<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Bound<'_> {
+    type SqlType = Text;
+}
+
+impl QueryFragment<Pg> for Bound<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
+        out.push_sql(&self.sql.head);
+        out.push_bind_param::<Text, _>(&self.json)?;
+        out.push_sql(&self.sql.tail);
+        Ok(())
+    }
+}
+
+/// A table of Clerk objects written by version: keyed by `id`, with `updated_at`,
+/// `last_svix_id` and, when it can be deleted, `deleted_at`.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub(crate) name: &'static str,
+    /// Every column an upsert writes, `id` first. Never `deleted_at`: an upsert does not
+    /// bring a deleted object back.
+    pub(crate) columns: &'static [&'static str],
+    /// What the table holds of a user's personal data, if anything.
+    pub(crate) personal: Option<Personal>,
+}
+
+/// Columns of a user's personal data, and the column naming that user. A user's deletion
+/// blanks them; a row written later for a deleted user is stored with them blank.
+#[derive(Debug)]
+pub(crate) struct Personal {
+    pub(crate) owner: &'static str,
+    pub(crate) columns: &'static [&'static str],
+}
+
+impl Table {
+    /// Newest wins: insert each row, or replace every column of the stored one when the
+    /// row's `(updated_at, last_svix_id)` beats the stored pair. Answers the ids written.
+    pub(crate) fn upsert(&self) -> Sql {
+        let name = self.name;
+        let columns = self.columns.join(", ");
+        let (select, join) = match &self.personal {
+            None => (prefixed("r.", self.columns), String::new()),
+            Some(personal) => {
+                let select = self
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        if personal.columns.contains(c) {
+                            format!("CASE WHEN z.object_id IS NULL THEN r.{c} END")
+                        } else {
+                            format!("r.{c}")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let join = format!(
+                    " LEFT JOIN tombstones z ON z.object_type = 'user' AND z.object_id = r.{}",
+                    personal.owner
+                );
+                (select, join)
+            }
+        };
+        let rest = &self.columns[1..];
+        Sql::new(&format!(
+            "INSERT INTO {name} AS t ({columns}) \
+             SELECT {select} FROM json_populate_recordset(NULL::{name}, $1::json) r{join} \
+             ON CONFLICT (id) DO UPDATE SET ({}) = ROW({}) \
+             WHERE (EXCLUDED.updated_at, EXCLUDED.last_svix_id) > (t.updated_at, t.last_svix_id) \
+             RETURNING t.id",
+            rest.join(", "),
+            prefixed("EXCLUDED.", rest),
+        ))
+    }
+
+    /// Records deletions: `deleted_at` becomes the earliest deletion seen. A deletion that
+    /// arrives first creates the row with the oldest possible version (`updated_at` at the
+    /// epoch, no `last_svix_id`), so any upsert still fills it in; either order ends in the
+    /// same row. `extra` are columns a deletion carries too. Answers the ids changed: a
+    /// deletion no earlier than the one recorded changes nothing.
+    pub(crate) fn mark_deleted(&self, extra: &[&str]) -> Sql {
+        let name = self.name;
+        let mut columns = vec!["id", "deleted_at", "updated_at", "last_svix_id"];
+        columns.extend_from_slice(extra);
+        Sql::new(&format!(
+            "INSERT INTO {name} AS t ({}) \
+             SELECT {} FROM json_populate_recordset(NULL::{name}, $1::json) r \
+             ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at \
+             WHERE t.deleted_at IS NULL OR EXCLUDED.deleted_at < t.deleted_at \
+             RETURNING t.id",
+            columns.join(", "),
+            prefixed("r.", &columns),
+        ))
+    }
+
+    /// Blanks the personal columns of the rows of the users in `$1` (a JSON array of ids),
+    /// as a data-modifying `WITH` clause.
+    pub(crate) fn erasure(&self) -> Option<String> {
+        let personal = self.personal.as_ref()?;
+        let blank = personal
+            .columns
+            .iter()
+            .map(|c| format!("{c} = NULL"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let any = personal
+            .columns
+            .iter()
+            .map(|c| format!("{c} IS NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        Some(format!(
+            "erase_{name} AS (UPDATE {name} SET {blank} WHERE {owner} IN (SELECT id FROM erased) AND ({any}))",
+            name = self.name,
+            owner = personal.owner,
+        ))
+    }
+}
+
+pub(crate) fn prefixed(prefix: &str, columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{prefix}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
