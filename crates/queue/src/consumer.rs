@@ -31,6 +31,9 @@ pub enum QueueError {
     /// No connection could be had from the pool in time.
     #[error("redis is unavailable: {0}")]
     Pool(#[from] deadpool_redis::PoolError),
+    /// Redis did not answer within the bound on one operation.
+    #[error("redis did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 /// A member of the `workers` group: reads, acknowledges, claims and settles entries.

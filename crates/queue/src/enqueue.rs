@@ -1,12 +1,10 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use deadpool_redis::Pool;
-use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{Script, Value};
 
-use crate::{Entry, Keys};
+use crate::shared::Shared;
+use crate::{Entry, Keys, QueueError};
 
 /// How the receiver's writes behave; the defaults suit a production endpoint.
 #[derive(Debug, Clone)]
@@ -61,138 +59,31 @@ pub const ENQUEUE_SCRIPT: &str = include_str!("scripts/enqueue.lua");
 /// Appends verified events to `{prefix}:events` behind the duplicate guard.
 #[derive(Clone)]
 pub struct Enqueuer {
-    pool: Pool,
     keys: Keys,
     script: Script,
     config: EnqueuerConfig,
-    shared: Arc<[Slot]>,
-    next: Arc<AtomicUsize>,
+    shared: Shared,
 }
 
-/// Enqueues share a few connections instead of checking one out each: a multiplexed
-/// connection pipelines the scripts of concurrent requests, so 64 requests in flight cost
-/// Redis a handful of reads and writes instead of 64 of each, and no request pays the
-/// pool's PING on checkout. Two, so that one slow reply does not hold every request.
+/// Enqueues share a few connections instead of checking one out each (see [`Shared`]), so
+/// 64 requests in flight cost Redis a handful of reads and writes instead of 64 of each.
+/// Two, so that one slow reply does not hold every request.
 const SHARED_CONNECTIONS: usize = 2;
-
-/// One shared connection, replaced when it fails.
-#[derive(Default)]
-struct Slot {
-    /// The connection, with a generation so that only the failing one is discarded.
-    current: Mutex<Option<(u64, MultiplexedConnection)>>,
-    /// Held while connecting, so that a burst after an outage opens one connection, not one
-    /// per request.
-    connecting: tokio::sync::Mutex<u64>,
-}
-
-impl Slot {
-    fn current(&self) -> Option<(u64, MultiplexedConnection)> {
-        self.current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn discard(&self, generation: u64) {
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if current.as_ref().is_some_and(|(g, _)| *g == generation) {
-            *current = None;
-        }
-    }
-}
-
-/// How one script call failed: on a connection that is gone, or otherwise.
-enum Invoked {
-    Broken(deadpool_redis::redis::RedisError),
-    Failed(EnqueueError),
-}
-
-impl From<Invoked> for EnqueueError {
-    fn from(invoked: Invoked) -> Self {
-        match invoked {
-            Invoked::Broken(e) => EnqueueError::Unavailable(Box::new(e)),
-            Invoked::Failed(e) => e,
-        }
-    }
-}
 
 impl Enqueuer {
     /// An enqueuer writing under `keys` through connections from `pool`.
     pub fn new(pool: Pool, keys: Keys, config: EnqueuerConfig) -> Self {
         Self {
-            pool,
             keys,
             script: Script::new(ENQUEUE_SCRIPT),
             config,
-            shared: (0..SHARED_CONNECTIONS).map(|_| Slot::default()).collect(),
-            next: Arc::new(AtomicUsize::new(0)),
+            shared: Shared::new(pool, SHARED_CONNECTIONS),
         }
     }
 
     /// Guard and append in one atomic step. The script is sent by SHA and loaded only when
     /// Redis does not know it (first use, or after a restart).
     pub async fn enqueue(&self, entry: &Entry) -> Result<EnqueueOutcome, EnqueueError> {
-        let slot = &self.shared[self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len()];
-        let timeout = self.config.timeout;
-        let mut generation = None;
-        let outcome = tokio::time::timeout(timeout, async {
-            let (g, mut conn) = self.connection(slot).await?;
-            generation = Some(g);
-            match self.invoke(&mut conn, entry).await {
-                // A shared connection found broken (Redis restarted, a proxy cut it while
-                // idle) is replaced and the script sent once more, so the sender does not
-                // pay for a connection it never saw. Safe behind the guard: had the first
-                // script run before the connection broke, this one answers `Duplicate`,
-                // and the event is in the stream either way.
-                Err(Invoked::Broken(_)) => {
-                    slot.discard(g);
-                    let (g, mut conn) = self.connection(slot).await?;
-                    generation = Some(g);
-                    self.invoke(&mut conn, entry)
-                        .await
-                        .map_err(EnqueueError::from)
-                }
-                outcome => outcome.map_err(EnqueueError::from),
-            }
-        })
-        .await
-        .unwrap_or(Err(EnqueueError::Timeout(timeout)));
-        // A connection that timed out or broke may be half-open: the next enqueue opens a
-        // new one rather than queueing behind it.
-        if let (Err(EnqueueError::Unavailable(_) | EnqueueError::Timeout(_)), Some(g)) =
-            (&outcome, generation)
-        {
-            slot.discard(g);
-        }
-        outcome
-    }
-
-    async fn connection(&self, slot: &Slot) -> Result<(u64, MultiplexedConnection), EnqueueError> {
-        if let Some(current) = slot.current() {
-            return Ok(current);
-        }
-        let mut generation = slot.connecting.lock().await;
-        if let Some(current) = slot.current() {
-            return Ok(current);
-        }
-        let conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| EnqueueError::Unavailable(Box::new(e)))?;
-        // Out of the pool for good: it is shared from here on, and replaced on failure.
-        let conn = deadpool_redis::Connection::take(conn);
-        *generation += 1;
-        *slot.current.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((*generation, conn.clone()));
-        Ok((*generation, conn))
-    }
-
-    async fn invoke(
-        &self,
-        conn: &mut MultiplexedConnection,
-        entry: &Entry,
-    ) -> Result<EnqueueOutcome, Invoked> {
         let mut invocation = self.script.key(self.keys.seen(&entry.svix_id));
         invocation
             .key(self.keys.events())
@@ -201,24 +92,31 @@ impl Enqueuer {
         for (name, value) in entry.fields() {
             invocation.arg(name).arg(value);
         }
-        let reply: Value = invocation.invoke_async(conn).await.map_err(|e| {
-            if e.code() == Some("HIGHWATER") {
-                Invoked::Failed(EnqueueError::Full)
-            } else if e.is_connection_dropped() || e.is_io_error() || e.is_unrecoverable_error() {
-                Invoked::Broken(e)
-            } else {
-                Invoked::Failed(EnqueueError::Unavailable(Box::new(e)))
-            }
-        })?;
+        let invocation = &invocation;
+        // Sent once more on a connection found broken, which is safe behind the guard: had
+        // the first script run before the connection broke, this one answers `Duplicate`,
+        // and the event is in the stream either way.
+        let reply = self
+            .shared
+            .call(self.config.timeout, |mut conn| async move {
+                invocation.invoke_async::<Value>(&mut conn).await
+            })
+            .await
+            .map_err(|e| match e {
+                QueueError::Redis(e) if e.code() == Some("HIGHWATER") => EnqueueError::Full,
+                QueueError::Timeout(timeout) => EnqueueError::Timeout(timeout),
+                QueueError::Redis(e) => EnqueueError::Unavailable(Box::new(e)),
+                QueueError::Pool(e) => EnqueueError::Unavailable(Box::new(e)),
+            })?;
         match reply {
             Value::BulkString(id) => Ok(EnqueueOutcome::Queued(
                 String::from_utf8_lossy(&id).into_owned(),
             )),
             Value::SimpleString(id) => Ok(EnqueueOutcome::Queued(id)),
             Value::Nil | Value::Boolean(false) => Ok(EnqueueOutcome::Duplicate),
-            other => Err(Invoked::Failed(EnqueueError::Unavailable(
+            other => Err(EnqueueError::Unavailable(
                 format!("unexpected reply from the enqueue script: {other:?}").into(),
-            ))),
+            )),
         }
     }
 

@@ -43,6 +43,7 @@ mod entry;
 mod keys;
 mod pool;
 mod retry_set;
+mod shared;
 mod stats;
 
 pub use consumer::{Consumer, Delivery, QueueError};
