@@ -2,12 +2,20 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use deadpool_redis::Pool;
+use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::streams::{
     StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadOptions, StreamReadReply,
 };
 use deadpool_redis::redis::{self, AsyncCommands as _, RedisError, Script, Value};
 
+use crate::shared::Shared;
 use crate::{CONSUMER_GROUP, Entry, EntryError, Keys};
+
+mod reads;
+mod settle;
+
+use reads::Readers;
+pub use settle::Settlement;
 
 /// One stream entry held by this consumer.
 #[derive(Debug, Clone)]
@@ -36,34 +44,56 @@ pub enum QueueError {
     Timeout(Duration),
 }
 
+/// The bound on every operation but a read's block, connecting included, unless
+/// [`Consumer::with_timeout`] says otherwise. Redis answers them in far less; past it Redis
+/// is taken for unreachable and the entries stay pending.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections shared by everything but blocking reads: settling scripts, refreshes and
+/// claims of every pipeline go through them, pipelined. Two, so that one connection gone
+/// half-open holds up only half the calls until it is replaced.
+const SHARED_CONNECTIONS: usize = 2;
+
 /// A member of the `workers` group: reads, acknowledges, claims and settles entries.
 ///
 /// Settling moves are scripts that first check that the entry is still pending for this
 /// consumer, so an entry claimed away by another worker is settled by its new owner only.
+///
+/// Clones share their connections: blocking reads take one of their own each; every other
+/// command goes over a couple of shared multiplexed connections.
+/// Both kinds leave the pool for good and are replaced when they fail, so no command pays
+/// for the pool's PING on checkout.
 #[derive(Clone)]
 pub struct Consumer {
-    pool: Pool,
     keys: Keys,
     name: String,
-    retry: Script,
-    dead_letter: Script,
-    hand_back: Script,
+    timeout: Duration,
+    shared: Shared,
+    readers: Readers,
+    settle: Script,
     keep: Script,
 }
 
 impl Consumer {
     /// A consumer named `name` (unique per process: two processes sharing a name would
-    /// share pending entries).
+    /// share pending entries), connecting through `pool`.
     pub fn new(pool: Pool, keys: Keys, name: impl Into<String>) -> Self {
         Self {
-            pool,
             keys,
             name: name.into(),
-            retry: Script::new(include_str!("scripts/retry.lua")),
-            dead_letter: Script::new(include_str!("scripts/dead_letter.lua")),
-            hand_back: Script::new(include_str!("scripts/hand_back.lua")),
+            timeout: DEFAULT_TIMEOUT,
+            shared: Shared::new(pool.clone(), SHARED_CONNECTIONS),
+            readers: Readers::new(pool),
+            settle: Script::new(include_str!("scripts/settle.lua")),
             keep: Script::new(include_str!("scripts/keep.lua")),
         }
+    }
+
+    /// The same consumer with every operation bounded by `timeout` (a read by its block
+    /// plus `timeout`) instead of 5 s.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// This consumer's name in the group.
@@ -76,26 +106,30 @@ impl Consumer {
         &self.keys
     }
 
-    async fn conn(&self) -> Result<deadpool_redis::Connection, QueueError> {
-        Ok(self.pool.get().await?)
-    }
-
     /// Creates the group (and the stream) when absent. It starts at the stream's first
     /// entry, so events the receiver queued before any worker ran are not skipped.
     pub async fn ensure_group(&self) -> Result<(), QueueError> {
-        let mut conn = self.conn().await?;
-        let created: Result<(), RedisError> = conn
-            .xgroup_create_mkstream(self.keys.events(), CONSUMER_GROUP, "0")
+        let events = &self.keys.events();
+        let created = self
+            .shared
+            .call(self.timeout, |mut conn| async move {
+                conn.xgroup_create_mkstream::<_, _, _, ()>(events, CONSUMER_GROUP, "0")
+                    .await
+            })
             .await;
         match created {
-            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
-            other => Ok(other?),
+            Err(QueueError::Redis(e)) if e.code() == Some("BUSYGROUP") => Ok(()),
+            other => other,
         }
     }
 
     /// Reads up to `count` entries never delivered to the group, waiting up to `block`
     /// for the first (not at all when `block` is zero). A group lost with its Redis
     /// (`NOGROUP`) is recreated, not retried in a loop.
+    ///
+    /// A read sent again on a new connection after the first one broke may leave the
+    /// entries the first delivered pending for this consumer, unseen: they are not lost,
+    /// [`Consumer::claim_idle`] hands them out again after the claim timeout.
     pub async fn read(&self, count: usize, block: Duration) -> Result<Vec<Delivery>, QueueError> {
         let mut options = StreamReadOptions::default()
             .group(CONSUMER_GROUP, &self.name)
@@ -103,12 +137,22 @@ impl Consumer {
         if !block.is_zero() {
             options = options.block(block.as_millis().try_into().unwrap_or(usize::MAX));
         }
-        let events = self.keys.events();
-        let mut conn = self.conn().await?;
-        let reply: Result<Option<StreamReadReply>, RedisError> =
-            conn.xread_options(&[&events], &[">"], &options).await;
+        let (events, options) = (&self.keys.events(), &options);
+        let command = |mut conn: MultiplexedConnection| async move {
+            conn.xread_options::<_, _, Option<StreamReadReply>>(&[events], &[">"], options)
+                .await
+        };
+        // Only a read that blocks needs a connection of its own; one that answers at once
+        // is pipelined with everything else.
+        let reply = if block.is_zero() {
+            self.shared.call(self.timeout, command).await
+        } else {
+            self.readers
+                .run(block.saturating_add(self.timeout), command)
+                .await
+        };
         let reply = match reply {
-            Err(e) if e.code() == Some("NOGROUP") => {
+            Err(QueueError::Redis(e)) if e.code() == Some("NOGROUP") => {
                 tracing::warn!("consumer group missing (Redis restarted without it?); recreating");
                 self.ensure_group().await?;
                 return Ok(Vec::new());
@@ -127,25 +171,6 @@ impl Consumer {
             .collect())
     }
 
-    /// Acknowledges applied entries and removes them from the stream in one MULTI: the
-    /// stream holds only what is not yet settled, so its length is the real backlog.
-    pub async fn ack(&self, ids: &[&str]) -> Result<(), QueueError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let events = self.keys.events();
-        let mut conn = self.conn().await?;
-        redis::pipe()
-            .atomic()
-            .xack(&events, CONSUMER_GROUP, ids)
-            .ignore()
-            .xdel(&events, ids)
-            .ignore()
-            .query_async::<()>(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
     /// Takes over up to `count` entries that other consumers (crashed, or stuck) have held
     /// unacknowledged for at least `min_idle`, with how often each was delivered.
     pub async fn claim_idle(
@@ -153,44 +178,52 @@ impl Consumer {
         min_idle: Duration,
         count: usize,
     ) -> Result<Vec<Delivery>, QueueError> {
-        let events = self.keys.events();
-        let mut conn = self.conn().await?;
-        let reply: Result<StreamAutoClaimReply, RedisError> = redis::cmd("XAUTOCLAIM")
-            .arg(&events)
+        let events = &self.keys.events();
+        let mut autoclaim = redis::cmd("XAUTOCLAIM");
+        autoclaim
+            .arg(events)
             .arg(CONSUMER_GROUP)
             .arg(&self.name)
             .arg(u64::try_from(min_idle.as_millis()).unwrap_or(u64::MAX))
             .arg("0-0")
             .arg("COUNT")
-            .arg(count)
-            .query_async(&mut *conn)
+            .arg(count);
+        let (autoclaim, name) = (&autoclaim, &self.name);
+        // Sent again on a new connection, a claim that had been made finds its entries idle
+        // no more; they stay pending for this consumer, for the next claim after `min_idle`.
+        let reply = self
+            .shared
+            .call(self.timeout, |mut conn| async move {
+                let reply: StreamAutoClaimReply = autoclaim.query_async(&mut conn).await?;
+                let (Some(first), Some(last)) = (reply.claimed.first(), reply.claimed.last())
+                else {
+                    return Ok((reply, None));
+                };
+                // XAUTOCLAIM does not say how often an entry was delivered; XPENDING does.
+                let pending: StreamPendingCountReply = conn
+                    .xpending_consumer_count(
+                        events,
+                        CONSUMER_GROUP,
+                        &first.id,
+                        &last.id,
+                        reply.claimed.len(),
+                        name,
+                    )
+                    .await?;
+                Ok((reply, Some(pending)))
+            })
             .await;
-        let reply = match reply {
+        let (reply, pending) = match reply {
             // Nothing can be pending in a group that is not there; recreate it.
-            Err(e) if e.code() == Some("NOGROUP") => {
+            Err(QueueError::Redis(e)) if e.code() == Some("NOGROUP") => {
                 self.ensure_group().await?;
                 return Ok(Vec::new());
             }
             other => other?,
         };
-        if reply.claimed.is_empty() {
-            return Ok(Vec::new());
-        }
-        // XAUTOCLAIM does not say how often an entry was delivered; XPENDING does.
-        let first = &reply.claimed[0].id;
-        let last = &reply.claimed[reply.claimed.len() - 1].id;
-        let pending: StreamPendingCountReply = conn
-            .xpending_consumer_count(
-                &events,
-                CONSUMER_GROUP,
-                first,
-                last,
-                reply.claimed.len(),
-                &self.name,
-            )
-            .await?;
         let counts: HashMap<String, u64> = pending
-            .ids
+            .map(|pending| pending.ids)
+            .unwrap_or_default()
             .into_iter()
             .map(|p| (p.id, p.times_delivered as u64))
             .collect();
@@ -204,47 +237,6 @@ impl Consumer {
             .collect())
     }
 
-    /// Acknowledges the entry and parks it in `{prefix}:retry`, due in `delay`, with
-    /// `attempt` raised by one. `false` when the entry is no longer this consumer's.
-    pub async fn retry(&self, id: &str, delay: Duration, error: &str) -> Result<bool, QueueError> {
-        self.park(id, delay, error, 1).await
-    }
-
-    /// Like [`Consumer::retry`], with `attempt` unchanged: for an event that could not be
-    /// tried through no fault of its own (a lock another worker holds), which must never
-    /// use up attempts on its way to the dead-letter stream.
-    pub async fn postpone(
-        &self,
-        id: &str,
-        delay: Duration,
-        error: &str,
-    ) -> Result<bool, QueueError> {
-        self.park(id, delay, error, 0).await
-    }
-
-    async fn park(
-        &self,
-        id: &str,
-        delay: Duration,
-        error: &str,
-        counted: u32,
-    ) -> Result<bool, QueueError> {
-        let mut conn = self.conn().await?;
-        let moved: i64 = self
-            .retry
-            .key(self.keys.events())
-            .key(self.keys.retry())
-            .arg(CONSUMER_GROUP)
-            .arg(id)
-            .arg(&self.name)
-            .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
-            .arg(error)
-            .arg(counted)
-            .invoke_async(&mut *conn)
-            .await?;
-        Ok(moved == 1)
-    }
-
     /// Tells the group this consumer is still working on `ids`: their idle time starts
     /// again, so [`Consumer::claim_idle`] elsewhere does not take them. Entries another
     /// consumer has claimed meanwhile stay with it. Returns how many are still ours.
@@ -252,51 +244,17 @@ impl Consumer {
         if ids.is_empty() {
             return Ok(0);
         }
-        let mut conn = self.conn().await?;
         let mut invocation = self.keep.key(self.keys.events());
         invocation.arg(CONSUMER_GROUP).arg(&self.name);
         for id in ids {
             invocation.arg(*id);
         }
-        Ok(invocation.invoke_async(&mut *conn).await?)
-    }
-
-    /// Acknowledges the entry and appends it to `{prefix}:dlq` with `error`, `failed_at` and
-    /// `attempts`. `false` when the entry is no longer this consumer's.
-    pub async fn dead_letter(
-        &self,
-        id: &str,
-        error: &str,
-        attempts: u64,
-    ) -> Result<bool, QueueError> {
-        let mut conn = self.conn().await?;
-        let moved: i64 = self
-            .dead_letter
-            .key(self.keys.events())
-            .key(self.keys.dlq())
-            .arg(CONSUMER_GROUP)
-            .arg(id)
-            .arg(&self.name)
-            .arg(error)
-            .arg(attempts)
-            .invoke_async(&mut *conn)
-            .await?;
-        Ok(moved == 1)
-    }
-
-    /// Gives entries back to the group as new entries, their `attempt` unchanged, for
-    /// another worker to take at once. Returns how many were handed back.
-    pub async fn hand_back(&self, ids: &[&str]) -> Result<u64, QueueError> {
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let mut conn = self.conn().await?;
-        let mut invocation = self.hand_back.key(self.keys.events());
-        invocation.arg(CONSUMER_GROUP).arg(&self.name);
-        for id in ids {
-            invocation.arg(*id);
-        }
-        Ok(invocation.invoke_async(&mut *conn).await?)
+        let invocation = &invocation;
+        self.shared
+            .call(self.timeout, |mut conn| async move {
+                invocation.invoke_async(&mut conn).await
+            })
+            .await
     }
 }
 

@@ -15,21 +15,22 @@
 //!
 //! Workers are [`Consumer`]s of the `workers` group, created at the stream's first entry so
 //! nothing queued before them is skipped. An entry stays in the group's pending list until
-//! it is settled, in exactly one of these atomic steps:
+//! it is settled, in exactly one of these ways, all made by one script (`settle.lua`) that
+//! settles a whole batch's entries, whatever became of each, in one atomic call:
 //!
-//! - applied: XACK + XDEL in one MULTI, after its Postgres transaction committed, so the
-//!   stream holds only unsettled entries and its length is the backlog;
-//! - to retry later: `retry.lua` acknowledges it and adds it to `{prefix}:retry` with
+//! - applied: acknowledged and removed (XACK + XDEL) after its Postgres transaction
+//!   committed, so the stream holds only unsettled entries and its length is the backlog;
+//! - to retry later: acknowledged, removed and added to `{prefix}:retry` with
 //!   `attempt + 1`, scored by its due time; a [`Promoter`] in every worker moves due entries
 //!   back (`promote.lua`), each move atomic, so two promoters never promote one twice;
-//! - postponed (a lock another worker holds): the same script with `attempt` unchanged, so
+//! - postponed (a lock another worker holds): the same with `attempt` unchanged, so
 //!   contention never uses up attempts;
-//! - given up on: `dead_letter.lua` acknowledges it and appends it to `{prefix}:dlq` with
-//!   `error`, `failed_at` and `attempts`;
-//! - handed back unapplied (Postgres down, shutting down): `hand_back.lua` appends it again
-//!   with its `attempt` unchanged.
+//! - given up on: acknowledged, removed and appended to `{prefix}:dlq` with `error`,
+//!   `failed_at` and `attempts`;
+//! - handed back unapplied (Postgres down, shutting down): appended again with its
+//!   `attempt` unchanged, then acknowledged and removed.
 //!
-//! The scripts settle an entry only while it is pending for the calling consumer, so an
+//! The script settles an entry only while it is pending for the calling consumer, so an
 //! entry claimed away (XAUTOCLAIM after `CLAIM_IDLE_MS`) is settled by its new owner alone.
 //! While a worker applies entries it refreshes their idle time (`keep.lua`, XCLAIM JUSTID on
 //! the entries still its own), so only a stalled or dead worker's entries are ever claimed.
@@ -46,7 +47,7 @@ mod retry_set;
 mod shared;
 mod stats;
 
-pub use consumer::{Consumer, Delivery, QueueError};
+pub use consumer::{Consumer, Delivery, QueueError, Settlement};
 pub use dead_letters::{DeadLetter, DeadLetters};
 /// A pool of Redis connections.
 pub use deadpool_redis::Pool;
