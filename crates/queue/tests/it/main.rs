@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should stop there
 
+mod connections;
 mod dead_letters;
 mod helpers;
+mod settle_batch;
 mod settling;
