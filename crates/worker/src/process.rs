@@ -1,11 +1,14 @@
 //! One batch of deliveries, from stream entries to settled: applied and acknowledged,
 //! parked for a retry, dead-lettered, or handed back while PostgreSQL is down.
 
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clerk_sync_db::{ApplyOptions, Outcome, Pending, PgPool};
 use clerk_sync_events::{Event, EventData};
-use clerk_sync_queue::{Consumer, Delivery, QueueError};
+use clerk_sync_queue::{Consumer, Delivery, QueueError, Settlement};
 
 use crate::metrics::{self as m, APPLY_DURATION_SECONDS, BATCH_SIZE, END_TO_END_SECONDS};
 use crate::{Backoff, Failure};
@@ -44,13 +47,100 @@ struct Item {
     event: Event,
 }
 
+/// What becomes of a batch's entries, sent to Redis in one call once the batch is done.
+#[derive(Default)]
+struct Settling {
+    settlement: Settlement,
+    /// One per step of `settlement`: what to log and count once Redis has said this worker
+    /// settled the entry (one claimed away meanwhile is its new owner's to settle).
+    reports: Vec<Report>,
+    /// Entries settled one way or another; the rest is handed back if PostgreSQL goes down.
+    decided: HashSet<String>,
+}
+
+enum Report {
+    /// Counted when decided: the transaction committed, whoever acknowledges the entry.
+    Nothing,
+    Log(Box<dyn FnOnce() + Send>),
+    HandedBack,
+}
+
+impl Settling {
+    fn ack(&mut self, id: &str) {
+        self.settlement.ack(id);
+        self.decided(id, Report::Nothing);
+    }
+
+    fn postpone(&mut self, item: &Item, delay: Duration, error: String) {
+        self.settlement.postpone(&item.id, delay, &error);
+        let (svix_id, event_type) = (item.svix_id.clone(), item.event.event_type.clone());
+        let retry_in_ms = delay.as_millis() as u64;
+        self.decided(
+            &item.id,
+            Report::Log(Box::new(move || {
+                tracing::info!(
+                    %svix_id, %event_type, retry_in_ms, %error,
+                    "postponed: another session holds a lock this event needs; no attempt used"
+                );
+                m::settled(&event_type, "postponed");
+            })),
+        );
+    }
+
+    fn retry(&mut self, item: &Item, delay: Duration, attempt: u32, error: String) {
+        self.settlement.retry(&item.id, delay, &error);
+        let (svix_id, event_type) = (item.svix_id.clone(), item.event.event_type.clone());
+        let retry_in_ms = delay.as_millis() as u64;
+        self.decided(
+            &item.id,
+            Report::Log(Box::new(move || {
+                tracing::warn!(
+                    %svix_id, %event_type, attempt, retry_in_ms, %error,
+                    "attempt failed; retrying later"
+                );
+                m::settled(&event_type, "retried");
+            })),
+        );
+    }
+
+    fn dead_letter(
+        &mut self,
+        id: &str,
+        svix_id: &str,
+        event_type: &str,
+        error: String,
+        attempts: u64,
+    ) {
+        self.settlement.dead_letter(id, &error, attempts);
+        let (entry, svix_id, event_type) =
+            (id.to_owned(), svix_id.to_owned(), event_type.to_owned());
+        self.decided(
+            id,
+            Report::Log(Box::new(move || {
+                tracing::warn!(%svix_id, %event_type, %entry, attempts, %error, "dead-lettered");
+                m::settled(&event_type, "dead_lettered");
+            })),
+        );
+    }
+
+    fn hand_back(&mut self, id: &str) {
+        self.settlement.hand_back(id);
+        self.decided(id, Report::HandedBack);
+    }
+
+    fn decided(&mut self, id: &str, report: Report) {
+        self.reports.push(report);
+        self.decided.insert(id.to_owned());
+    }
+}
+
 impl Processor {
     /// Parses, applies and settles `deliveries`. A Redis error leaves the unsettled ones
     /// pending for this consumer, to be claimed again after `CLAIM_IDLE_MS`; since their
     /// effects are recorded in `processed_webhooks`, applying them again changes nothing.
     ///
     /// While it works, it keeps telling the group that these entries are still its own, so
-    /// a batch retried one event at a time, or a slow one, is never claimed by another
+    /// a batch applied in halves after a failure, or a slow one, is never claimed by another
     /// worker while this one is alive.
     pub(crate) async fn process(&self, deliveries: Vec<Delivery>) -> Result<Processed, QueueError> {
         let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
@@ -76,58 +166,41 @@ impl Processor {
         }
     }
 
+    /// Every entry is settled in one call to Redis at the end, whatever became of it, so a
+    /// batch costs one round trip to settle however many of its events failed.
     async fn settle_all(&self, deliveries: Vec<Delivery>) -> Result<Processed, QueueError> {
+        let mut settling = Settling::default();
         let mut items = Vec::with_capacity(deliveries.len());
-        let mut ignored = Vec::new();
         for delivery in deliveries {
+            let id = &delivery.id;
             let entry = match delivery.entry {
                 Ok(entry) => entry,
                 Err(error) => {
-                    let failure = Failure::from(error);
-                    self.dead_letter(
-                        &delivery.id,
-                        "",
-                        "",
-                        &failure.to_string(),
-                        delivery.deliveries,
-                    )
-                    .await?;
+                    let error = Failure::from(error).to_string();
+                    settling.dead_letter(id, "", "", error, delivery.deliveries);
                     continue;
                 }
             };
+            let (svix_id, event_type) = (&entry.svix_id, &entry.event_type);
             if delivery.deliveries > u64::from(self.max_attempts) {
                 let error = format!(
                     "delivered {} times without being settled: a worker may crash or hang on it",
                     delivery.deliveries
                 );
                 let attempts = u64::from(entry.attempt) + delivery.deliveries;
-                self.dead_letter(
-                    &delivery.id,
-                    &entry.svix_id,
-                    &entry.event_type,
-                    &error,
-                    attempts,
-                )
-                .await?;
+                settling.dead_letter(id, svix_id, event_type, error, attempts);
                 continue;
             }
             let received_at = i64::try_from(entry.received_at).unwrap_or(i64::MAX);
             match clerk_sync_events::parse(&entry.payload, received_at) {
                 Err(error) => {
                     let attempts = u64::from(entry.attempt) + 1;
-                    self.dead_letter(
-                        &delivery.id,
-                        &entry.svix_id,
-                        &entry.event_type,
-                        &error.to_string(),
-                        attempts,
-                    )
-                    .await?;
+                    settling.dead_letter(id, svix_id, event_type, error.to_string(), attempts);
                 }
                 Ok(event) if matches!(event.data, EventData::Unhandled) => {
-                    tracing::debug!(svix_id = %entry.svix_id, event_type = %event.event_type, "not applied: type ignored");
+                    tracing::debug!(%svix_id, event_type = %event.event_type, "not applied: type ignored");
                     m::settled(&event.event_type, Outcome::Ignored.as_str());
-                    ignored.push(delivery.id);
+                    settling.ack(id);
                 }
                 Ok(event) => items.push(Item {
                     id: delivery.id,
@@ -138,48 +211,64 @@ impl Processor {
                 }),
             }
         }
-        self.ack(&ignored.iter().map(String::as_str).collect::<Vec<_>>())
-            .await?;
-        if items.is_empty() {
-            return Ok(Processed::Settled);
-        }
 
-        match self.apply(&items).await {
-            Ok(outcomes) => self
-                .settle_applied(&items, &outcomes)
-                .await
-                .map(|()| Processed::Settled),
-            Err(Failure::DatabaseDown(reason)) => {
-                self.hand_back(&items).await?;
-                Ok(Processed::DatabaseDown(reason))
+        let mut processed = Processed::Settled;
+        if !items.is_empty()
+            && let Err(reason) = self.attempt(&items, &mut settling).await
+        {
+            for item in &items {
+                if !settling.decided.contains(&item.id) {
+                    settling.hand_back(&item.id);
+                }
             }
-            // One event may be the cause: apply each on its own, so only it pays.
-            Err(failure) if items.len() > 1 => {
-                tracing::debug!(%failure, size = items.len(), "batch failed; applying its events one by one");
-                self.one_by_one(&items).await
+            processed = Processed::DatabaseDown(reason);
+        }
+        self.send(settling).await?;
+        Ok(processed)
+    }
+
+    /// Applies `items` in one transaction and decides how each is settled: `Ok(true)` when
+    /// they were applied together, `Ok(false)` when not (each is decided all the same), the
+    /// reason when PostgreSQL went down (what is not decided then is to be handed back).
+    async fn attempt(&self, items: &[Item], settling: &mut Settling) -> Result<bool, String> {
+        match self.apply(items).await {
+            Ok(outcomes) => {
+                self.applied(items, &outcomes, settling);
+                Ok(true)
+            }
+            Err(Failure::DatabaseDown(reason)) => Err(reason),
+            Err(failure) if items.len() == 1 => {
+                self.failed(&items[0], failure, settling);
+                Ok(false)
             }
             Err(failure) => {
-                self.settle_failure(&items[0], failure).await?;
-                Ok(Processed::Settled)
+                tracing::debug!(%failure, size = items.len(), "batch failed; applying it in halves");
+                self.halves(items, settling).await.map(|()| false)
             }
         }
     }
 
-    async fn one_by_one(&self, items: &[Item]) -> Result<Processed, QueueError> {
-        for (i, item) in items.iter().enumerate() {
-            match self.apply(std::slice::from_ref(item)).await {
-                Ok(outcomes) => {
-                    self.settle_applied(std::slice::from_ref(item), &outcomes)
-                        .await?
-                }
-                Err(Failure::DatabaseDown(reason)) => {
-                    self.hand_back(&items[i..]).await?;
-                    return Ok(Processed::DatabaseDown(reason));
-                }
-                Err(failure) => self.settle_failure(item, failure).await?,
+    /// Applies `items`, which failed together for a reason of their own, in halves, each
+    /// likewise, so that a bad event pays alone (only its own failure settles it) while the
+    /// rest is applied in few transactions: one bad event among `n` costs at most
+    /// `2 log2 n + 1` of them where applying each alone costs `n + 1`. Many bad events in one
+    /// batch cost up to `2n`, the price of finding a lone one fast.
+    fn halves<'a>(
+        &'a self,
+        items: &'a [Item],
+        settling: &'a mut Settling,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let (left, right) = items.split_at(items.len() / 2);
+            // With the left half applied, the failure is in the right half: applied whole
+            // again it would only fail again, so it is split at once. A lone event is tried
+            // on its own all the same: its failure may have been the others' doing.
+            if self.attempt(left, settling).await? && right.len() > 1 {
+                self.halves(right, settling).await
+            } else {
+                self.attempt(right, settling).await.map(drop)
             }
-        }
-        Ok(Processed::Settled)
+        })
     }
 
     /// One transaction for `items`, bounded by `ATTEMPT_TIMEOUT_MS`.
@@ -218,11 +307,10 @@ impl Processor {
         }
     }
 
-    async fn settle_applied(&self, items: &[Item], outcomes: &[Outcome]) -> Result<(), QueueError> {
-        let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
-        self.ack(&ids).await?;
+    fn applied(&self, items: &[Item], outcomes: &[Outcome], settling: &mut Settling) {
         let now = unix_ms();
         for (item, outcome) in items.iter().zip(outcomes) {
+            settling.ack(&item.id);
             m::settled(&item.event.event_type, outcome.as_str());
             if *outcome == Outcome::Applied {
                 let latency = now.saturating_sub(item.received_at) as f64 / 1000.0;
@@ -236,103 +324,65 @@ impl Processor {
                 "settled"
             );
         }
-        Ok(())
     }
 
     /// Retries a transient failure until `MAX_ATTEMPTS`, dead-letters the rest.
-    async fn settle_failure(&self, item: &Item, failure: Failure) -> Result<(), QueueError> {
+    fn failed(&self, item: &Item, failure: Failure, settling: &mut Settling) {
         let attempts = item.attempt.saturating_add(1);
-        let event_type = &item.event.event_type;
+        let delay = self.backoff.delay(item.attempt);
+        let (id, svix_id, event_type) = (&item.id, &item.svix_id, &item.event.event_type);
         match failure {
-            Failure::Contended(error) => {
-                let delay = self.backoff.delay(item.attempt);
-                if self.consumer.postpone(&item.id, delay, &error).await? {
-                    tracing::info!(
-                        svix_id = %item.svix_id, event_type = %event_type,
-                        retry_in_ms = delay.as_millis() as u64, %error,
-                        "postponed: another session holds a lock this event needs; no attempt used"
-                    );
-                    m::settled(event_type, "postponed");
-                }
-                Ok(())
-            }
+            Failure::Contended(error) => settling.postpone(item, delay, error),
             Failure::Transient(error) if attempts < self.max_attempts => {
-                let delay = self.backoff.delay(item.attempt);
-                // Logged only when it happened: an entry claimed away meanwhile is its new
-                // owner's to settle.
-                if self.consumer.retry(&item.id, delay, &error).await? {
-                    tracing::warn!(
-                        svix_id = %item.svix_id, event_type = %event_type, attempt = attempts,
-                        retry_in_ms = delay.as_millis() as u64, %error, "attempt failed; retrying later"
-                    );
-                    m::settled(event_type, "retried");
-                }
-                Ok(())
+                settling.retry(item, delay, attempts, error)
             }
             Failure::Transient(error) => {
                 let error = format!("gave up after {attempts} attempts: {error}");
-                self.dead_letter(
-                    &item.id,
-                    &item.svix_id,
-                    event_type,
-                    &error,
-                    u64::from(attempts),
-                )
-                .await
+                settling.dead_letter(id, svix_id, event_type, error, attempts.into())
             }
             Failure::Permanent(error) => {
-                self.dead_letter(
-                    &item.id,
-                    &item.svix_id,
-                    event_type,
-                    &error,
-                    u64::from(attempts),
-                )
-                .await
+                settling.dead_letter(id, svix_id, event_type, error, attempts.into())
             }
-            Failure::DatabaseDown(_) => self.hand_back(std::slice::from_ref(item)).await,
+            Failure::DatabaseDown(_) => settling.hand_back(id),
         }
     }
 
-    async fn dead_letter(
-        &self,
-        id: &str,
-        svix_id: &str,
-        event_type: &str,
-        error: &str,
-        attempts: u64,
-    ) -> Result<(), QueueError> {
-        if self.consumer.dead_letter(id, error, attempts).await? {
-            tracing::warn!(%svix_id, %event_type, entry = %id, attempts, %error, "dead-lettered");
-            m::settled(event_type, "dead_lettered");
+    /// Settles everything in one call, retrying a Redis hiccup briefly: an ack lost after a
+    /// commit only costs a redelivery that `processed_webhooks` turns into a no-op, but it is
+    /// cheaper not to. Sending it again is safe: what the first call settled is no longer
+    /// this consumer's, and is left alone.
+    async fn send(&self, settling: Settling) -> Result<(), QueueError> {
+        let mut wait = Duration::from_millis(50);
+        let mut tries = 0;
+        let done = loop {
+            match self.consumer.settle(&settling.settlement).await {
+                Ok(done) => break done,
+                Err(error) if tries < 3 => {
+                    tracing::warn!(%error, "settling failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                    tries += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        let mut handed = 0;
+        for (report, _) in settling
+            .reports
+            .into_iter()
+            .zip(done)
+            .filter(|(_, done)| *done)
+        {
+            match report {
+                Report::Nothing => {}
+                Report::Log(log) => log(),
+                Report::HandedBack => handed += 1,
+            }
         }
-        Ok(())
-    }
-
-    async fn hand_back(&self, items: &[Item]) -> Result<(), QueueError> {
-        let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
-        let handed = self.consumer.hand_back(&ids).await?;
         if handed > 0 {
             tracing::info!(handed, "handed back unapplied entries");
         }
         Ok(())
-    }
-
-    /// Acknowledges, retrying a Redis hiccup briefly: an ack lost after a commit only costs a
-    /// redelivery that `processed_webhooks` turns into a no-op, but it is cheaper not to.
-    async fn ack(&self, ids: &[&str]) -> Result<(), QueueError> {
-        let mut wait = Duration::from_millis(50);
-        for _ in 0..3 {
-            match self.consumer.ack(ids).await {
-                Ok(()) => return Ok(()),
-                Err(error) => {
-                    tracing::warn!(%error, "acknowledgement failed; trying again");
-                    tokio::time::sleep(wait).await;
-                    wait *= 4;
-                }
-            }
-        }
-        self.consumer.ack(ids).await
     }
 }
 
