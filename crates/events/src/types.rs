@@ -62,4 +62,18 @@ mod tests {
         assert!(is_clerk_type("user.created"));
         assert!(!is_clerk_type("user.exploded"));
     }
+
+    /// `dispatch` matches type names, so a type it forgets would be acknowledged and
+    /// ignored without a word; every type Clerk publishes must reach a parser instead,
+    /// which refuses a body without `data`.
+    #[test]
+    fn every_clerk_type_reaches_a_parser() {
+        for event_type in CLERK_EVENT_TYPES {
+            let body = format!(r#"{{"type":"{event_type}","timestamp":1,"data":null}}"#);
+            match crate::parse(body.as_bytes(), 0) {
+                Err(crate::ParseError::Invalid { path, .. }) => assert_eq!(path, "data"),
+                other => panic!("{event_type} is not read by dispatch: {other:?}"),
+            }
+        }
+    }
 }

@@ -22,7 +22,7 @@
 //! has the checklist for a new type).
 
 mod lock;
-mod objects;
+pub(crate) mod objects;
 mod plan;
 mod render;
 mod staged;

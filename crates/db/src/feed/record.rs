@@ -7,6 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{CHANGES_CHANNEL, FEED_LOCK, Op};
 use crate::DbError;
+use crate::apply::objects as o;
 use crate::apply::{Pending, time};
 
 /// One feed row, before it has an id.
@@ -39,26 +40,28 @@ pub(crate) fn entry<'a>(pending: Pending<'a>) -> Result<Option<Entry<'a>>, DbErr
     use EventData as D;
     // Exhaustive, so a new kind of event cannot be forgotten here.
     let (object_type, object_id, op, version_ms) = match &event.data {
-        D::UserUpserted(u) => upserted("user", &u.id, u.updated_at),
-        D::UserDeleted(d) => deleted("user", &d.id),
-        D::SessionUpserted(s) => upserted("session", &s.id, s.updated_at),
-        D::OrganizationUpserted(o) => upserted("organization", &o.id, o.updated_at),
-        D::OrganizationDeleted(d) => deleted("organization", &d.id),
-        D::MembershipUpserted(m) => upserted("organization_membership", &m.id, m.updated_at),
-        D::MembershipDeleted(m) => deleted("organization_membership", &m.id),
-        D::InvitationUpserted(i) => upserted("organization_invitation", &i.id, i.updated_at),
-        D::DomainUpserted(d) => upserted("organization_domain", &d.id, d.updated_at),
-        D::DomainDeleted(d) => deleted("organization_domain", &d.id),
-        D::RoleUpserted(r) => upserted("role", &r.id, r.updated_at),
-        D::RoleDeleted(d) => deleted("role", &d.id),
-        D::PermissionUpserted(p) => upserted("permission", &p.id, p.updated_at),
-        D::PermissionDeleted(d) => deleted("permission", &d.id),
+        D::UserUpserted(u) => upserted(o::user::OBJECT, &u.id, u.updated_at),
+        D::UserDeleted(d) => deleted(o::user::OBJECT, &d.id),
+        D::SessionUpserted(s) => upserted(o::session::OBJECT, &s.id, s.updated_at),
+        D::OrganizationUpserted(org) => upserted(o::organization::OBJECT, &org.id, org.updated_at),
+        D::OrganizationDeleted(d) => deleted(o::organization::OBJECT, &d.id),
+        D::MembershipUpserted(m) => upserted(o::membership::OBJECT, &m.id, m.updated_at),
+        D::MembershipDeleted(m) => deleted(o::membership::OBJECT, &m.id),
+        D::InvitationUpserted(i) => upserted(o::invitation::OBJECT, &i.id, i.updated_at),
+        D::DomainUpserted(d) => upserted(o::domain::OBJECT, &d.id, d.updated_at),
+        D::DomainDeleted(d) => deleted(o::domain::OBJECT, &d.id),
+        D::RoleUpserted(r) => upserted(o::role::OBJECT, &r.id, r.updated_at),
+        D::RoleDeleted(d) => deleted(o::role::OBJECT, &d.id),
+        D::PermissionUpserted(p) => upserted(o::permission::OBJECT, &p.id, p.updated_at),
+        D::PermissionDeleted(d) => deleted(o::permission::OBJECT, &d.id),
         // A message has no updated_at: the event's time is its version, as in `messages`.
         D::MessageCreated(channel, m) => upserted(channel.as_str(), &m.id, None),
-        D::WaitlistEntryUpserted(w) => upserted("waitlist_entry", &w.id, w.updated_at),
-        D::SubscriptionUpserted(s) => upserted("subscription", &s.id, s.updated_at),
-        D::SubscriptionItemUpserted(i) => upserted("subscription_item", &i.id, i.updated_at),
-        D::PaymentAttemptUpserted(p) => upserted("payment_attempt", &p.id, p.updated_at),
+        D::WaitlistEntryUpserted(w) => upserted(o::waitlist_entry::OBJECT, &w.id, w.updated_at),
+        D::SubscriptionUpserted(s) => upserted(o::subscription::OBJECT, &s.id, s.updated_at),
+        D::SubscriptionItemUpserted(i) => {
+            upserted(o::subscription_item::OBJECT, &i.id, i.updated_at)
+        }
+        D::PaymentAttemptUpserted(p) => upserted(o::payment_attempt::OBJECT, &p.id, p.updated_at),
         D::Unhandled => return Ok(None),
     };
     Ok(Some(Entry {

@@ -12,6 +12,9 @@ use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
 pub(crate) const OBJECT: &str = "organization_domain";
+/// Its advisory-lock keys' namespace: every worker of a rolling deploy must compute the
+/// same keys, so this never changes.
+const LOCK: &str = "domain";
 
 pub(crate) static TABLE: Table = Table {
     name: "organization_domains",
@@ -59,7 +62,7 @@ impl Versioned for DomainRow<'_> {
 }
 
 pub(crate) fn keys(id: &str, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, id));
+    keys.push(lock_key(LOCK, id));
 }
 
 pub(crate) fn stage<'a>(

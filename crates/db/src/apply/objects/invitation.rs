@@ -13,6 +13,9 @@ use crate::apply::statement::{Personal, Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
 pub(crate) const OBJECT: &str = "organization_invitation";
+/// Its advisory-lock keys' namespace: every worker of a rolling deploy must compute the
+/// same keys, so this never changes.
+const LOCK: &str = "invitation";
 
 pub(crate) static TABLE: Table = Table {
     name: "organization_invitations",
@@ -63,7 +66,7 @@ impl Versioned for InvitationRow<'_> {
 
 /// An accepted invitation takes its user's key too: that user's deletion erases it.
 pub(crate) fn keys(invitation: &Invitation, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, &invitation.id));
+    keys.push(lock_key(LOCK, &invitation.id));
     if let Some(user) = invitation.user_id.as_deref() {
         keys.push(lock_key(super::user::OBJECT, user));
     }

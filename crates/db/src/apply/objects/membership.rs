@@ -16,6 +16,9 @@ use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
 pub(crate) const OBJECT: &str = "organization_membership";
+/// Its advisory-lock keys' namespace: every worker of a rolling deploy must compute the
+/// same keys, so this never changes.
+const LOCK: &str = "membership";
 
 pub(crate) static TABLE: Table = Table {
     name: "organization_memberships",
@@ -70,7 +73,7 @@ impl Versioned for MembershipRow<'_> {
 
 pub(crate) fn keys(membership: &Membership, keys: &mut Vec<i64>) {
     organization::keys(&membership.organization.id, keys);
-    keys.push(lock_key(OBJECT, &membership.id));
+    keys.push(lock_key(LOCK, &membership.id));
 }
 
 /// Stages the membership and its organization. A deletion's state is the owner's row only
