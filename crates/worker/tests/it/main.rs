@@ -9,6 +9,7 @@ mod crash;
 mod failures;
 mod helpers;
 mod outage;
+mod poison;
 mod process;
 mod reconcile;
 mod stall;
