@@ -120,8 +120,9 @@ pub async fn drain(
     for _ in 0..workers {
         cluster.start_worker(&[("MIGRATE_ON_START", "false")])?;
     }
-    wait_for_rows(db, count as i64, Duration::from_secs(600)).await?;
+    wait_for_drained(redis, Duration::from_secs(600)).await?;
     let elapsed = started.elapsed();
+    wait_for_rows(db, count as i64, Duration::from_secs(60)).await?;
     let peak_rss_kib = cluster
         .worker_pids()
         .into_iter()
@@ -165,6 +166,29 @@ async fn preload(redis: &Pool, count: usize) -> anyhow::Result<()> {
         .for_each(|_| async {})
         .await;
     Ok(())
+}
+
+/// Waits for the events stream to be empty: workers delete an entry once its transaction
+/// has committed. Asking Redis, not counting rows, because a `count(*)` over a growing table
+/// every few milliseconds would take PostgreSQL's time from the workers being measured.
+async fn wait_for_drained(redis: &Pool, within: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let events = Keys::new(PREFIX).events();
+    loop {
+        let mut conn = redis.get().await?;
+        let left: u64 = clerk_sync_queue::redis::cmd("XLEN")
+            .arg(&events)
+            .query_async(&mut *conn)
+            .await?;
+        if left == 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < within,
+            "{left} events still queued after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn wait_for_rows(

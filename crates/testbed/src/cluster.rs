@@ -167,6 +167,13 @@ impl Cluster {
             .env("RUST_LOG", "info")
             .stdout(self.log(log)?)
             .stderr(self.log(log)?);
+        // The settings that shape a worker's throughput pass through, so their effect can be
+        // measured without a rebuild; everything else is the cluster's own.
+        for name in ["WORKER_CONCURRENCY", "WORKER_BATCH_SIZE"] {
+            if let Ok(value) = std::env::var(name) {
+                command.env(name, value);
+            }
+        }
         Ok(command)
     }
 

@@ -1,7 +1,9 @@
-use diesel::sql_types::{Array, BigInt};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use std::sync::LazyLock;
+
+use diesel_async::AsyncPgConnection;
 use sha2::{Digest as _, Sha256};
 
+use super::statement::{Sql, encode};
 use crate::DbError;
 
 /// The advisory-lock key of one object. A hash collision only makes two objects queue on
@@ -18,21 +20,22 @@ pub fn lock_key(object_type: &str, id: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
-/// Takes every key, sorted, in one statement; held until the transaction ends.
-pub(super) async fn acquire(
-    mut conn: &AsyncPgConnection,
-    keys: &mut Vec<i64>,
-) -> Result<(), DbError> {
+/// Takes every key, sorted, in one statement: `json_array_elements_text` keeps the array's
+/// order, and a volatile function in the target list runs row by row in that order.
+static ACQUIRE: LazyLock<Sql> = LazyLock::new(|| {
+    Sql::new(
+        "SELECT pg_advisory_xact_lock(k::bigint)::text \
+         FROM json_array_elements_text($1::json) AS t(k)",
+    )
+});
+
+/// Takes every key, sorted; held until the transaction ends.
+pub(super) async fn acquire(conn: &AsyncPgConnection, keys: &mut Vec<i64>) -> Result<(), DbError> {
     keys.sort_unstable();
     keys.dedup();
     if keys.is_empty() {
         return Ok(());
     }
-    // unnest keeps the array's order, and a volatile function in the target list runs row
-    // by row in that order, so the keys are taken sorted.
-    diesel::sql_query("SELECT pg_advisory_xact_lock(k) FROM unnest($1) AS t(k)")
-        .bind::<Array<BigInt>, _>(&*keys)
-        .execute(&mut conn)
-        .await?;
+    ACQUIRE.bind(encode(keys)?).written(conn).await?;
     Ok(())
 }

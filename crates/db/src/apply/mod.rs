@@ -26,7 +26,7 @@ pub(crate) mod objects;
 mod plan;
 mod render;
 mod staged;
-mod statement;
+pub(crate) mod statement;
 
 use std::collections::HashSet;
 
@@ -120,8 +120,8 @@ pub async fn apply_batch(
         for &i in &candidates {
             lock_keys(events[i].event, &mut keys);
         }
-        lock::acquire(conn, &mut keys).await?;
         let shared: &AsyncPgConnection = conn;
+        lock::acquire(shared, &mut keys).await?;
         let records: Vec<(&str, &Event)> = candidates
             .iter()
             .map(|&i| (events[i].svix_id, events[i].event))

@@ -2,23 +2,30 @@
 
 use chrono::{DateTime, Utc};
 use clerk_sync_events::EventData;
-use diesel::sql_types::{Array, Integer, Text, Timestamptz};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use std::sync::LazyLock;
+
+use diesel_async::AsyncPgConnection;
 
 use super::{CHANGES_CHANNEL, FEED_LOCK, Op};
 use crate::DbError;
 use crate::apply::objects as o;
+use crate::apply::statement::{Sql, encode};
 use crate::apply::{Pending, time};
 
 /// One feed row, before it has an id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct Entry<'a> {
     object_type: &'a str,
     object_id: &'a str,
+    #[serde(serialize_with = "op_str")]
     op: Op,
     event_type: &'a str,
     svix_id: &'a str,
     version: DateTime<Utc>,
+}
+
+fn op_str<S: serde::Serializer>(op: &Op, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(op.as_str())
 }
 
 /// The feed row of an applied event: the object it is about, what happened to it, and the
@@ -74,64 +81,62 @@ pub(crate) fn entry<'a>(pending: Pending<'a>) -> Result<Option<Entry<'a>>, DbErr
     }))
 }
 
+/// One statement: the lock, every row, every notification. Every row the INSERT reads is
+/// joined to the lock's row, so no id is drawn (the identity's default is evaluated per row
+/// inserted) before the lock is held, whatever plan PostgreSQL picks. The volatile lock
+/// keeps its CTE from being inlined or evaluated twice. The rows keep the batch's order.
+///
+/// An update of an object already deleted still writes its fields (so every order of its
+/// events ends in the same row) but leaves it deleted: announcing it as `upserted` would
+/// tell a consumer the object is back. Users never get here (their tombstone makes such an
+/// update stale).
+static RECORD: LazyLock<Sql> = LazyLock::new(|| {
+    let deleted = [
+        (o::organization::OBJECT, o::organization::TABLE.name),
+        (o::membership::OBJECT, o::membership::TABLE.name),
+        (o::domain::OBJECT, o::domain::TABLE.name),
+        (o::role::OBJECT, o::role::TABLE.name),
+        (o::permission::OBJECT, o::permission::TABLE.name),
+    ]
+    .iter()
+    .map(|(object, table)| {
+        format!(
+            "SELECT 1 FROM {table} t WHERE c.object_type = '{object}' \
+             AND t.id = c.object_id AND t.deleted_at IS NOT NULL"
+        )
+    })
+    .collect::<Vec<_>>()
+    .join(" UNION ALL ");
+    Sql::new(&format!(
+        "WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({lock_a}, {lock_b})), \
+         written AS ( \
+             INSERT INTO sync_changes (object_type, object_id, op, event_type, svix_id, version) \
+             SELECT c.object_type, c.object_id, c.op, c.event_type, c.svix_id, c.version \
+             FROM feed_lock CROSS JOIN json_populate_recordset(NULL::sync_changes, $1::json) \
+                 WITH ORDINALITY AS c \
+             WHERE c.op = 'deleted' OR NOT EXISTS ({deleted}) \
+             ORDER BY c.ordinality \
+             RETURNING id, object_type, object_id, op) \
+         SELECT pg_notify('{CHANGES_CHANNEL}', \
+             format('{{\"id\":%s,\"object_type\":%s,\"object_id\":%s,\"op\":%s}}', \
+             id, to_json(object_type), to_json(object_id), to_json(op)))::text \
+         FROM written ORDER BY id",
+        lock_a = FEED_LOCK.0,
+        lock_b = FEED_LOCK.1,
+    ))
+});
+
 /// Writes `entries`, in order, and announces each on [`CHANGES_CHANNEL`] (delivered
 /// at commit, and only then). Must be the transaction's last statement: it takes
 /// [`FEED_LOCK`], which then serialises the rest of the transaction with every other writer
 /// of the feed, so nothing slow may follow it (see the module's documentation for why).
 pub(crate) async fn record<'a>(
-    mut conn: &AsyncPgConnection,
+    conn: &AsyncPgConnection,
     entries: &[Entry<'a>],
 ) -> Result<(), DbError> {
     if entries.is_empty() {
         return Ok(());
     }
-    let column = |f: fn(&Entry<'a>) -> &'a str| entries.iter().map(f).collect::<Vec<&str>>();
-    let versions: Vec<DateTime<Utc>> = entries.iter().map(|e| e.version).collect();
-    // An update of an object already deleted still writes its fields (so every order of
-    // its events ends in the same row) but leaves it deleted: announcing it as `upserted`
-    // would tell a consumer the object is back. Users never get here (their tombstone
-    // makes such an update stale).
-    // One statement: the lock, every row, every notification. Every row the INSERT reads
-    // is joined to the lock's row, so no id is drawn (the identity's default is evaluated
-    // per row inserted) before the lock is held, whatever plan PostgreSQL picks. The
-    // volatile lock keeps its CTE from being inlined or evaluated twice.
-    diesel::sql_query(
-        "WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, $2)), \
-         written AS ( \
-             INSERT INTO sync_changes (object_type, object_id, op, event_type, svix_id, version) \
-             SELECT c.object_type, c.object_id, c.op, c.event_type, c.svix_id, c.version \
-             FROM feed_lock CROSS JOIN unnest($3::text[], $4::text[], $5::text[], $6::text[], \
-                 $7::text[], $8::timestamptz[]) WITH ORDINALITY \
-                 AS c(object_type, object_id, op, event_type, svix_id, version, n) \
-             WHERE c.op = 'deleted' OR NOT EXISTS ( \
-                 SELECT 1 FROM organizations t WHERE c.object_type = 'organization' \
-                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL \
-                 UNION ALL SELECT 1 FROM organization_memberships t \
-                     WHERE c.object_type = 'organization_membership' \
-                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL \
-                 UNION ALL SELECT 1 FROM organization_domains t \
-                     WHERE c.object_type = 'organization_domain' \
-                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL \
-                 UNION ALL SELECT 1 FROM roles t WHERE c.object_type = 'role' \
-                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL \
-                 UNION ALL SELECT 1 FROM permissions t WHERE c.object_type = 'permission' \
-                     AND t.id = c.object_id AND t.deleted_at IS NOT NULL) \
-             ORDER BY c.n \
-             RETURNING id, object_type, object_id, op) \
-         SELECT pg_notify($9, format('{\"id\":%s,\"object_type\":%s,\"object_id\":%s,\"op\":%s}', \
-             id, to_json(object_type), to_json(object_id), to_json(op))) \
-         FROM written ORDER BY id",
-    )
-    .bind::<Integer, _>(FEED_LOCK.0)
-    .bind::<Integer, _>(FEED_LOCK.1)
-    .bind::<Array<Text>, _>(column(|e| e.object_type))
-    .bind::<Array<Text>, _>(column(|e| e.object_id))
-    .bind::<Array<Text>, _>(column(|e| e.op.as_str()))
-    .bind::<Array<Text>, _>(column(|e| e.event_type))
-    .bind::<Array<Text>, _>(column(|e| e.svix_id))
-    .bind::<Array<Timestamptz>, _>(versions)
-    .bind::<Text, _>(CHANGES_CHANNEL)
-    .execute(&mut conn)
-    .await?;
+    RECORD.bind(encode(entries)?).written(conn).await?;
     Ok(())
 }

@@ -115,6 +115,7 @@ async fn every_pooled_connection_carries_its_session_bounds() {
     assert_eq!(read("statement_timeout").await, "2500ms");
     assert_eq!(read("lock_timeout").await, "1200ms");
     assert_eq!(read("idle_in_transaction_session_timeout").await, "1800ms");
+    assert_eq!(read("plan_cache_mode").await, "force_custom_plan");
     assert_eq!(read("tcp_keepalives_idle").await, "10");
     assert_eq!(read("tcp_keepalives_interval").await, "5");
     assert_eq!(read("tcp_keepalives_count").await, "3");

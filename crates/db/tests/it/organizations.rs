@@ -78,12 +78,12 @@ fn any_permutation_of_organization_and_membership_events_leaves_the_same_rows() 
     .run(&strategy, |(in_order, shuffled, batches)| {
         let mut db = db.borrow_mut();
         runtime.block_on(async {
-            db.truncate().await;
+            db.clear().await;
             for (id, step) in &in_order {
                 db.apply(id, &event(step), DeleteMode::Soft).await;
             }
             let expected = db.snapshot().await;
-            db.truncate().await;
+            db.clear().await;
             for (id, step) in &shuffled {
                 db.apply(id, &event(step), DeleteMode::Soft).await;
             }
@@ -93,7 +93,7 @@ fn any_permutation_of_organization_and_membership_events_leaves_the_same_rows() 
                 "delivered as {:?}",
                 shuffled
             );
-            db.truncate().await;
+            db.clear().await;
             let events: Vec<(String, Event)> = shuffled
                 .iter()
                 .map(|(id, step)| (id.clone(), event(step)))

@@ -43,9 +43,12 @@ pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
 /// same batch or before: the deletion carries the whole membership.
 pub(crate) static END: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
-        "UPDATE organization_memberships t SET deleted_at = r.deleted_at \
-         FROM json_populate_recordset(NULL::organization_memberships, $1::json) r \
-         WHERE t.id = r.id AND (t.deleted_at IS NULL OR r.deleted_at < t.deleted_at) \
+        "WITH r AS MATERIALIZED (SELECT id, deleted_at \
+             FROM json_populate_recordset(NULL::organization_memberships, $1::json)) \
+         UPDATE organization_memberships t \
+         SET deleted_at = (SELECT r.deleted_at FROM r WHERE r.id = t.id) \
+         WHERE t.id = ANY (ARRAY(SELECT id FROM r)) \
+             AND (t.deleted_at IS NULL OR t.deleted_at > (SELECT r.deleted_at FROM r WHERE r.id = t.id)) \
          RETURNING t.id",
     )
 });

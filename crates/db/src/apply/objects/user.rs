@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::DbError;
 use crate::apply::objects::{invitation, message, session};
 use crate::apply::staged::{Keeps, Versioned};
-use crate::apply::statement::{Sql, encode, prefixed};
+use crate::apply::statement::{Sql, encode, prefixed, tombstoned};
 use crate::apply::{DeleteMode, Plan, lock_key, opt_time, time};
 
 pub(crate) const OBJECT: &str = "user";
@@ -176,9 +176,9 @@ static ERASE: LazyLock<Sql> = LazyLock::new(|| {
         .filter_map(|table| table.erasure())
         .collect();
     Sql::new(&format!(
-        "WITH erased AS (SELECT r.object_id AS id \
+        "WITH erased AS MATERIALIZED (SELECT r.object_id AS id \
              FROM json_populate_recordset(NULL::tombstones, $1::json) r), {} \
-         DELETE FROM user_email_addresses WHERE user_id IN (SELECT id FROM erased)",
+         DELETE FROM user_email_addresses WHERE user_id = ANY (ARRAY(SELECT id FROM erased))",
         clauses.join(", ")
     ))
 });
@@ -189,8 +189,8 @@ static SOFT_DELETE: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(&format!(
         "INSERT INTO users AS t ({columns}) \
          SELECT {select} FROM json_populate_recordset(NULL::users, $1::json) r \
-         JOIN tombstones z ON z.object_type = 'user' AND z.object_id = r.clerk_id \
-             AND z.svix_id = r.last_svix_id \
+         WHERE r.last_svix_id = (SELECT z.svix_id FROM tombstones z \
+             WHERE z.object_type = 'user' AND z.object_id = r.clerk_id) \
          ON CONFLICT (clerk_id) DO UPDATE SET ({rest}) = ROW({excluded}) \
          RETURNING t.clerk_id",
         columns = COLUMNS.join(", "),
@@ -202,8 +202,9 @@ static SOFT_DELETE: LazyLock<Sql> = LazyLock::new(|| {
 
 static HARD_DELETE: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
-        "DELETE FROM users u USING json_populate_recordset(NULL::tombstones, $1::json) r \
-         WHERE u.clerk_id = r.object_id RETURNING u.clerk_id",
+        "DELETE FROM users WHERE clerk_id = ANY (ARRAY(SELECT r.object_id \
+             FROM json_populate_recordset(NULL::tombstones, $1::json) r)) \
+         RETURNING clerk_id",
     )
 });
 
@@ -213,8 +214,7 @@ static UPSERT: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(&format!(
         "INSERT INTO users AS t ({columns}) \
          SELECT {select} FROM json_populate_recordset(NULL::users, $1::json) r \
-         WHERE NOT EXISTS (SELECT 1 FROM tombstones z \
-             WHERE z.object_type = 'user' AND z.object_id = r.clerk_id) \
+         WHERE {gone} IS NULL \
          ON CONFLICT (clerk_id) DO UPDATE SET ({rest}) = ROW({excluded}) \
          WHERE t.deleted_at IS NULL \
              AND (EXCLUDED.updated_at, EXCLUDED.last_svix_id) > (t.updated_at, t.last_svix_id) \
@@ -223,15 +223,17 @@ static UPSERT: LazyLock<Sql> = LazyLock::new(|| {
         select = prefixed("r.", COLUMNS),
         rest = COLUMNS[1..].join(", "),
         excluded = prefixed("EXCLUDED.", &COLUMNS[1..]),
+        gone = tombstoned("r.clerk_id"),
     ))
 });
 
 /// Drops the addresses a user no longer has.
 static DROP_ADDRESSES: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
-        "DELETE FROM user_email_addresses e \
-         USING json_to_recordset($1::json) AS w(user_id text, ids text[]) \
-         WHERE e.user_id = w.user_id AND e.id <> ALL (w.ids) \
+        "WITH w AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS w(user_id text, ids text[])) \
+         DELETE FROM user_email_addresses e \
+         WHERE e.user_id = ANY (ARRAY(SELECT user_id FROM w)) \
+             AND e.id <> ALL (ARRAY(SELECT unnest(ids) FROM w)) \
          RETURNING e.id",
     )
 });
