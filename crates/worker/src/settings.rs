@@ -30,11 +30,14 @@ pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 30_000;
 /// The longest a statement waits for a lock another session holds, unless set: short, so
 /// that contention is noticed and the event postponed long before its attempt times out.
 pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 5_000;
-/// Events in flight per process. With the default batch size, two transactions at a time:
-/// on a small machine that keeps Postgres busy without making its own workers queue on it.
-pub const DEFAULT_CONCURRENCY: usize = 128;
-/// Events per transaction at most.
-pub const DEFAULT_BATCH_SIZE: usize = 64;
+/// Events in flight per process. With the default batch size, four transactions at a time:
+/// while one waits for its commit, the others keep PostgreSQL and the worker busy. On two
+/// cores one worker with these settings drains at the machine's limit (BENCHMARKS.md).
+pub const DEFAULT_CONCURRENCY: usize = 512;
+/// Events per transaction at most. A batch costs a handful of statements however many
+/// events it holds, so a backlog drains faster in larger ones; at a steady rate a batch
+/// holds what has arrived, and latency does not wait on it to fill.
+pub const DEFAULT_BATCH_SIZE: usize = 128;
 
 /// What `USER_DELETE_MODE` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
