@@ -223,8 +223,11 @@ fn stage<'a>(plan: &mut Plan<'a>, i: usize, pending: Pending<'a>) -> Result<(), 
 }
 
 /// A Clerk time in ms as a timestamp; `field` names it when it is out of range.
+/// Years 1 to 9999 only: rows travel to PostgreSQL as RFC 3339 text, which has no other.
 pub(crate) fn time(ms: i64, field: &str) -> Result<chrono::DateTime<chrono::Utc>, DbError> {
+    use chrono::Datelike as _;
     chrono::DateTime::from_timestamp_millis(ms)
+        .filter(|t| (1..=9999).contains(&t.year()))
         .ok_or_else(|| DbError::Permanent(format!("{field} is out of range")))
 }
 

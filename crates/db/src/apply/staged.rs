@@ -33,7 +33,16 @@ pub(crate) enum Keeps {
 /// One row per key: the version the table keeps, and the event whose own object it is
 /// (`None` for a row an event carries of another object: a membership's organization).
 pub(crate) struct Staged<'a, R> {
-    rows: BTreeMap<&'a str, (R, Option<usize>)>,
+    rows: BTreeMap<&'a str, Slot<R>>,
+}
+
+struct Slot<R> {
+    row: R,
+    owner: Option<usize>,
+    /// The newest of the object's own events in the batch, when the row kept is one another
+    /// event carries: if that row is written, the object changed, and its own event is the
+    /// one the change feed announces it by.
+    own: Option<(DateTime<Utc>, String, usize)>,
 }
 
 impl<R> Default for Staged<'_, R> {
@@ -47,18 +56,35 @@ impl<R> Default for Staged<'_, R> {
 impl<'a, R: Versioned> Staged<'a, R> {
     /// Keeps `row` for `key` if it beats the row already staged there.
     pub(crate) fn offer(&mut self, key: &'a str, row: R, owner: Option<usize>) {
+        let own = owner.map(|i| {
+            let (at, svix_id) = row.version();
+            (at, svix_id.to_owned(), i)
+        });
         match self.rows.entry(key) {
             Entry::Vacant(slot) => {
-                slot.insert((row, owner));
+                slot.insert(Slot { row, owner, own });
             }
             Entry::Occupied(mut slot) => {
-                let (new, old) = (row.version(), slot.get().0.version());
+                let slot = slot.get_mut();
+                if let Some(new) = own {
+                    let newer = slot.own.as_ref().is_none_or(|old| {
+                        let (new_v, old_v) = ((new.0, new.1.as_str()), (old.0, old.1.as_str()));
+                        match R::KEEPS {
+                            Keeps::Newest => new_v > old_v,
+                            Keeps::Earliest => new_v < old_v,
+                        }
+                    });
+                    if newer {
+                        slot.own = Some(new);
+                    }
+                }
                 let wins = match R::KEEPS {
-                    Keeps::Newest => new > old,
-                    Keeps::Earliest => new < old,
+                    Keeps::Newest => row.version() > slot.row.version(),
+                    Keeps::Earliest => row.version() < slot.row.version(),
                 };
                 if wins {
-                    slot.insert((row, owner));
+                    slot.row = row;
+                    slot.owner = owner;
                 }
             }
         }
@@ -70,7 +96,7 @@ impl<'a, R: Versioned> Staged<'a, R> {
 
     /// The rows kept, in key order.
     pub(crate) fn rows(&self) -> impl Iterator<Item = &R> {
-        self.rows.values().map(|(row, _)| row)
+        self.rows.values().map(|slot| &slot.row)
     }
 
     /// The rows as the JSON array a batch statement binds.
@@ -90,11 +116,13 @@ impl<'a, R: Versioned> Staged<'a, R> {
         sql.bind(self.json()?).written(conn).await
     }
 
-    /// Marks `Applied` each event whose own row is among `written`.
+    /// Marks `Applied` each event whose own row is among `written`; where the row written is
+    /// one another event carried, the object's newest own event of the batch.
     pub(crate) fn settle(&self, written: &[String], outcomes: &mut [Outcome]) {
         for key in written {
-            if let Some((_, Some(owner))) = self.rows.get(key.as_str()) {
-                outcomes[*owner] = Outcome::Applied;
+            let slot = self.rows.get(key.as_str());
+            if let Some(owner) = slot.and_then(|s| s.owner.or(s.own.as_ref().map(|own| own.2))) {
+                outcomes[owner] = Outcome::Applied;
             }
         }
     }

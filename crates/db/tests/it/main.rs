@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should stop there
 
 mod batches;
+mod carried;
 mod erasure;
 mod feed;
 mod feed_order;

@@ -200,10 +200,14 @@ static SOFT_DELETE: LazyLock<Sql> = LazyLock::new(|| {
     ))
 });
 
+/// A hard deletion removes the row, where the kept deletion is this one (as a soft one
+/// rewrites it): a stale deletion after a switch from `soft` leaves the soft row alone.
 static HARD_DELETE: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
         "DELETE FROM users WHERE clerk_id = ANY (ARRAY(SELECT r.object_id \
-             FROM json_populate_recordset(NULL::tombstones, $1::json) r)) \
+             FROM json_populate_recordset(NULL::tombstones, $1::json) r \
+             WHERE r.svix_id = (SELECT z.svix_id FROM tombstones z \
+                 WHERE z.object_type = 'user' AND z.object_id = r.object_id))) \
          RETURNING clerk_id",
     )
 });

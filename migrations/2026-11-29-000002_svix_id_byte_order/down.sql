@@ -1,0 +1,14 @@
+ALTER TABLE users ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE sessions ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE organizations ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE organization_memberships ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE organization_invitations ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE organization_domains ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE roles ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE permissions ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE messages ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE waitlist_entries ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE subscriptions ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE subscription_items ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE payment_attempts ALTER COLUMN last_svix_id TYPE text COLLATE "default";
+ALTER TABLE tombstones ALTER COLUMN svix_id TYPE text COLLATE "default";
