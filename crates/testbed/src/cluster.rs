@@ -2,6 +2,7 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -11,9 +12,37 @@ pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The stream prefix of the run.
 pub const PREFIX: &str = "chaos";
 
-/// A port nothing listens on at the moment of asking.
+/// A port nothing listens on at the moment of asking, below the kernel's ephemeral range.
+///
+/// The cluster's Redis, PostgreSQL and receiver are stopped and started again on the same
+/// port. A port from the ephemeral range can be handed, while its server is down, to any
+/// process that binds port 0 (a worker's metrics listener) or opens a connection (its
+/// local port), and the server then cannot start again: a chaos run once saw its receiver
+/// refused its own port and its requests answered 404 by a worker's metrics listener.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOWEST: u32 = 10_000;
+    let below = ephemeral_start().max(LOWEST + 1_000);
+    let span = below - LOWEST;
+    // Start where this process's id points, so that runs side by side rarely probe the same
+    // ports, and never hand out the same port twice in one run.
+    let offset = std::process::id() % span;
+    for _ in 0..span {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(LOWEST + (offset + step) % span)?;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free port between {LOWEST} and {below}")
+}
+
+/// The first port the kernel hands out on its own (Linux: `ip_local_port_range`).
+fn ephemeral_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// How the run's processes are named and reached.
