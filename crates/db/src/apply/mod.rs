@@ -238,3 +238,38 @@ pub(crate) fn opt_time(
 ) -> Result<Option<chrono::DateTime<chrono::Utc>>, DbError> {
     ms.map(|ms| time(ms, field)).transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Workers of two versions run side by side in a rolling deploy: an object's lock key
+    /// must not change with the code, or two of them would write one object at once.
+    #[test]
+    fn every_event_locks_its_object_under_the_namespace_every_version_uses() {
+        use EventData as D;
+        for (name, body) in clerk_sync_test_support::clerk_payloads() {
+            let event = clerk_sync_events::parse(&body, 0).expect(&name);
+            let namespace = match &event.data {
+                D::UserUpserted(_) | D::UserDeleted(_) => "user",
+                D::SessionUpserted(_) => "session",
+                D::OrganizationUpserted(_) | D::OrganizationDeleted(_) => "organization",
+                D::MembershipUpserted(_) | D::MembershipDeleted(_) => "membership",
+                D::InvitationUpserted(_) => "invitation",
+                D::DomainUpserted(_) | D::DomainDeleted(_) => "domain",
+                D::RoleUpserted(_) | D::RoleDeleted(_) => "role",
+                D::PermissionUpserted(_) | D::PermissionDeleted(_) => "permission",
+                D::MessageCreated(..) => "message",
+                D::WaitlistEntryUpserted(_) => "waitlist_entry",
+                D::SubscriptionUpserted(_) => "subscription",
+                D::SubscriptionItemUpserted(_) => "subscription_item",
+                D::PaymentAttemptUpserted(_) => "payment_attempt",
+                D::Unhandled => continue,
+            };
+            let id = event.object_id().expect(&name);
+            let mut keys = Vec::new();
+            lock_keys(&event, &mut keys);
+            assert!(keys.contains(&lock_key(namespace, id)), "{name}");
+        }
+    }
+}

@@ -23,6 +23,20 @@ pub(crate) trait Versioned: Serialize {
     fn version(&self) -> (DateTime<Utc>, &str);
 }
 
+/// Implements [`Versioned`] for rows that keep the newest state, by their
+/// `(updated_at, last_svix_id)`.
+macro_rules! newest_wins {
+    ($($row:ident),+ $(,)?) => {$(
+        impl $crate::apply::staged::Versioned for $row<'_> {
+            const KEEPS: $crate::apply::staged::Keeps = $crate::apply::staged::Keeps::Newest;
+            fn version(&self) -> (chrono::DateTime<chrono::Utc>, &str) {
+                (self.updated_at, self.last_svix_id)
+            }
+        }
+    )+};
+}
+pub(crate) use newest_wins;
+
 /// See [`Versioned::KEEPS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Keeps {
@@ -155,6 +169,21 @@ impl<'a> Deletion<'a> {
             svix_id,
             slug: None,
         }
+    }
+}
+
+impl<'a> Staged<'a, Deletion<'a>> {
+    /// Stages the deletion of `id` that the batch's `owner`-th event makes, at its time.
+    pub(crate) fn delete(
+        &mut self,
+        owner: usize,
+        svix_id: &'a str,
+        event: &clerk_sync_events::Event,
+        id: &'a str,
+    ) -> Result<(), DbError> {
+        let at = super::time(event.timestamp, "timestamp")?;
+        self.offer(id, Deletion::new(id, at, svix_id), Some(owner));
+        Ok(())
     }
 }
 

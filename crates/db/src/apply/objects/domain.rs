@@ -7,7 +7,7 @@ use clerk_sync_events::{Deleted, Domain, Event};
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::staged::{Deletion, Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -54,12 +54,7 @@ pub(crate) struct DomainRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for DomainRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(DomainRow);
 
 pub(crate) fn keys(id: &str, keys: &mut Vec<i64>) {
     keys.push(lock_key(LOCK, id));
@@ -101,7 +96,6 @@ pub(crate) fn stage_deletion<'a>(
     event: &Event,
     deleted: &'a Deleted,
 ) -> Result<(), DbError> {
-    let row = Deletion::new(&deleted.id, time(event.timestamp, "timestamp")?, svix_id);
-    plan.domain_deletions.offer(&deleted.id, row, Some(owner));
-    Ok(())
+    plan.domain_deletions
+        .delete(owner, svix_id, event, &deleted.id)
 }

@@ -8,7 +8,7 @@ use clerk_sync_events::{Event, Invitation};
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Personal, Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -57,12 +57,7 @@ pub(crate) struct InvitationRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for InvitationRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(InvitationRow);
 
 /// An accepted invitation takes its user's key too: that user's deletion erases it.
 pub(crate) fn keys(invitation: &Invitation, keys: &mut Vec<i64>) {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::DbError;
 use crate::apply::objects::organization;
-use crate::apply::staged::{Deletion, Keeps, Versioned};
+use crate::apply::staged::{Deletion, newest_wins};
 use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -67,12 +67,7 @@ pub(crate) struct MembershipRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for MembershipRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(MembershipRow);
 
 pub(crate) fn keys(membership: &Membership, keys: &mut Vec<i64>) {
     organization::keys(&membership.organization.id, keys);

@@ -8,7 +8,7 @@ use clerk_sync_events::{Channel, Event, Message};
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Personal, Sql, Table};
 use crate::apply::{Plan, lock_key, time};
 
@@ -52,12 +52,7 @@ pub(crate) struct MessageRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for MessageRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(MessageRow);
 
 /// A message to a user takes that user's key too: their deletion erases the recipient.
 pub(crate) fn keys(message: &Message, keys: &mut Vec<i64>) {

@@ -9,7 +9,7 @@ use clerk_sync_events::{Deleted, Event, Organization};
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::staged::{Deletion, Keeps, Versioned};
+use crate::apply::staged::{Deletion, newest_wins};
 use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -56,12 +56,7 @@ pub(crate) struct OrganizationRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for OrganizationRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(OrganizationRow);
 
 pub(crate) fn keys(id: &str, keys: &mut Vec<i64>) {
     keys.push(lock_key(OBJECT, id));

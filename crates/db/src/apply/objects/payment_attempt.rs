@@ -7,7 +7,7 @@ use clerk_sync_events::{Event, PaymentAttempt};
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -58,12 +58,7 @@ pub(crate) struct PaymentRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for PaymentRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(PaymentRow);
 
 pub(crate) fn keys(attempt: &PaymentAttempt, keys: &mut Vec<i64>) {
     keys.push(lock_key(OBJECT, &attempt.id));

@@ -7,7 +7,7 @@ use clerk_sync_events::{Deleted, Event, Permission};
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::staged::{Deletion, Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -44,12 +44,7 @@ pub(crate) struct PermissionRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for PermissionRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(PermissionRow);
 
 pub(crate) fn keys(id: &str, keys: &mut Vec<i64>) {
     keys.push(lock_key(OBJECT, id));
@@ -87,8 +82,6 @@ pub(crate) fn stage_deletion<'a>(
     event: &Event,
     deleted: &'a Deleted,
 ) -> Result<(), DbError> {
-    let row = Deletion::new(&deleted.id, time(event.timestamp, "timestamp")?, svix_id);
     plan.permission_deletions
-        .offer(&deleted.id, row, Some(owner));
-    Ok(())
+        .delete(owner, svix_id, event, &deleted.id)
 }

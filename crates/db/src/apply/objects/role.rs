@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::DbError;
 use crate::apply::objects::permission;
-use crate::apply::staged::{Deletion, Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -47,12 +47,7 @@ pub(crate) struct RoleRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for RoleRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(RoleRow);
 
 pub(crate) fn keys(role: &Role, keys: &mut Vec<i64>) {
     keys.push(lock_key(OBJECT, &role.id));
@@ -104,7 +99,6 @@ pub(crate) fn stage_deletion<'a>(
     event: &Event,
     deleted: &'a Deleted,
 ) -> Result<(), DbError> {
-    let row = Deletion::new(&deleted.id, time(event.timestamp, "timestamp")?, svix_id);
-    plan.role_deletions.offer(&deleted.id, row, Some(owner));
-    Ok(())
+    plan.role_deletions
+        .delete(owner, svix_id, event, &deleted.id)
 }

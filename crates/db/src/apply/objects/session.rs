@@ -7,7 +7,7 @@ use clerk_sync_events::{Event, Session};
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Personal, Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -56,12 +56,7 @@ pub(crate) struct SessionRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for SessionRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(SessionRow);
 
 /// A session also takes its user's key: a user's deletion erases its sessions.
 pub(crate) fn keys(session: &Session, keys: &mut Vec<i64>) {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::DbError;
 use crate::apply::objects::subscription_item;
-use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -55,12 +55,7 @@ pub(crate) struct SubscriptionRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for SubscriptionRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(SubscriptionRow);
 
 pub(crate) fn keys(subscription: &Subscription, keys: &mut Vec<i64>) {
     keys.push(lock_key(OBJECT, &subscription.id));

@@ -8,7 +8,7 @@ use clerk_sync_events::{Event, SubscriptionItem};
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -65,12 +65,7 @@ pub(crate) struct ItemRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for ItemRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(ItemRow);
 
 pub(crate) fn keys(id: &str, keys: &mut Vec<i64>) {
     keys.push(lock_key(OBJECT, id));

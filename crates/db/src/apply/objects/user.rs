@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::DbError;
 use crate::apply::objects::{invitation, message, session};
-use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::staged::{Keeps, Versioned, newest_wins};
 use crate::apply::statement::{Sql, encode, prefixed, tombstoned};
 use crate::apply::{DeleteMode, Plan, lock_key, opt_time, time};
 
@@ -67,12 +67,7 @@ pub(crate) struct UserRow<'a> {
     addresses: Option<&'a User>,
 }
 
-impl Versioned for UserRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(UserRow);
 
 /// The `tombstones` row of a deletion; the earliest is kept.
 #[derive(Debug, Serialize)]

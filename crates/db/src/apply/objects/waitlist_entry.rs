@@ -7,7 +7,7 @@ use clerk_sync_events::{Event, WaitlistEntry};
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::staged::{Keeps, Versioned};
+use crate::apply::staged::newest_wins;
 use crate::apply::statement::{Sql, Table};
 use crate::apply::{Plan, lock_key, opt_time, time};
 
@@ -42,12 +42,7 @@ pub(crate) struct WaitlistRow<'a> {
     last_svix_id: &'a str,
 }
 
-impl Versioned for WaitlistRow<'_> {
-    const KEEPS: Keeps = Keeps::Newest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
-        (self.updated_at, self.last_svix_id)
-    }
-}
+newest_wins!(WaitlistRow);
 
 pub(crate) fn keys(entry: &WaitlistEntry, keys: &mut Vec<i64>) {
     keys.push(lock_key(OBJECT, &entry.id));
