@@ -5,13 +5,15 @@
 //! commit timestamps on, to time each row's commit) and, per run: saturates the receiver
 //! with 64 keep-alive connections; sends 1,000 events/s through the receiver to two workers
 //! and times each from when it was due to its commit; has one worker, then two, drain
-//! 100,000 queued events; reads the processes' peak RSS; and measures the ceilings:
+//! 100,000 queued events, then again with each worker held to a CPU budget as a replica
+//! is; reads the processes' peak RSS; and measures the ceilings:
 //! `redis-benchmark` XADD of the same payload and `pgbench` running the worker's per-event
 //! SQL, one transaction per event. Prints the medians of the runs as a markdown table.
 
 // A report for people is this program's output.
 #![allow(clippy::print_stdout)]
 
+mod budget;
 mod ceilings;
 mod load;
 mod payload;
@@ -48,6 +50,10 @@ struct Args {
     /// Requests of the memory run: a fresh receiver, nothing scraping `/metrics` (0 skips it).
     #[arg(long, default_value_t = 1_000_000)]
     memory_requests: usize,
+    /// The CPU each worker is held to in the scale-out drain, in millicores (as a
+    /// Kubernetes limit); 0 skips it. Needs a writable CPU cgroup (root, or delegation).
+    #[arg(long, default_value_t = 250)]
+    worker_cpu: u64,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -58,8 +64,19 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = std::env::temp_dir().join(format!("clerk-sync-bench-{}", std::process::id()));
     let mut cluster = Cluster::new(dir.clone())?;
-    let outcome = measure(&mut cluster, &args).await;
+    let mut budget = match args.worker_cpu {
+        0 => None,
+        millicores => match budget::CpuBudget::new(millicores) {
+            Ok(budget) => Some(budget),
+            Err(err) => {
+                eprintln!("the drain with a CPU budget per worker is skipped: {err:#}");
+                None
+            }
+        },
+    };
+    let outcome = measure(&mut cluster, &args, budget.as_mut()).await;
     cluster.shutdown();
+    let budget = budget.as_ref().map(budget::CpuBudget::millicores);
     let _ = std::fs::remove_dir_all(&dir);
     let (runs, memory) = outcome?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -69,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let mut table = if runs.is_empty() {
         format!("Command: `{command}`  \nMachine: {}\n", report::machine())
     } else {
-        report::markdown(&runs, &report::machine(), &command, settings)
+        report::markdown(&runs, &report::machine(), &command, settings, budget)
     };
     if let Some(memory) = memory {
         table.push_str(&report::memory(&memory));
@@ -84,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
 async fn measure(
     cluster: &mut Cluster,
     args: &Args,
+    mut budget: Option<&mut budget::CpuBudget>,
 ) -> anyhow::Result<(Vec<Figures>, Option<phases::MemoryRun>)> {
     cluster.init_postgres()?;
     cluster.start_postgres(&["track_commit_timestamp=on"])?;
@@ -137,7 +155,8 @@ async fn measure(
 
         for workers in [1, 2] {
             phases::reset(cluster, &db, &redis).await?;
-            let drain = phases::drain(cluster, &db, &redis, args.drain_events, workers).await?;
+            let drain =
+                phases::drain(cluster, &db, &redis, args.drain_events, workers, None).await?;
             if workers == 1 {
                 f.drain_one = drain.events_per_sec
             } else {
@@ -148,6 +167,30 @@ async fn measure(
                 "run {run}: drain with {workers} worker(s) {:.0} events/s",
                 drain.events_per_sec
             );
+        }
+        if let Some(budget) = budget.as_deref_mut() {
+            for workers in [1, 2] {
+                phases::reset(cluster, &db, &redis).await?;
+                let drain = phases::drain(
+                    cluster,
+                    &db,
+                    &redis,
+                    args.drain_events,
+                    workers,
+                    Some(&mut *budget),
+                )
+                .await?;
+                if workers == 1 {
+                    f.drain_one_budget = drain.events_per_sec
+                } else {
+                    f.drain_two_budget = drain.events_per_sec
+                }
+                println!(
+                    "run {run}: drain with {workers} worker(s) of {}m CPU each {:.0} events/s",
+                    budget.millicores(),
+                    drain.events_per_sec
+                );
+            }
         }
         f.receiver_rss_mib = cluster
             .receiver_pid()

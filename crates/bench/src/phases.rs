@@ -10,6 +10,7 @@ use clerk_sync_signature::SigningSecret;
 use clerk_sync_testbed::{Cluster, PREFIX, SECRET};
 use hdrhistogram::Histogram;
 
+use crate::budget::CpuBudget;
 use crate::load;
 use crate::payload::{Signed, signed, user_updated};
 
@@ -108,17 +109,27 @@ pub struct DrainRun {
     pub peak_rss_kib: u64,
 }
 
+/// With a `budget`, each worker is moved into a group of its own as soon as it is started,
+/// before it has connected to anything.
 pub async fn drain(
     cluster: &mut Cluster,
     db: &tokio_postgres::Client,
     redis: &Pool,
     count: usize,
     workers: usize,
+    mut budget: Option<&mut CpuBudget>,
 ) -> anyhow::Result<DrainRun> {
     preload(redis, count).await?;
     let started = Instant::now();
     for _ in 0..workers {
         cluster.start_worker(&[("MIGRATE_ON_START", "false")])?;
+        if let Some(budget) = budget.as_deref_mut() {
+            let pid = *cluster
+                .worker_pids()
+                .last()
+                .context("the worker just started")?;
+            budget.confine(pid)?;
+        }
     }
     wait_for_drained(redis, Duration::from_secs(600)).await?;
     let elapsed = started.elapsed();
@@ -283,7 +294,8 @@ pub async fn reset(
         .query_async::<()>(&mut *conn)
         .await?;
     db.batch_execute(
-        "TRUNCATE processed_webhooks, users, user_email_addresses, tombstones; CHECKPOINT",
+        "TRUNCATE processed_webhooks, users, user_email_addresses, tombstones, sync_changes; \
+         CHECKPOINT",
     )
     .await?;
     Ok(())

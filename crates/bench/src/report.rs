@@ -15,6 +15,8 @@ pub struct Figures {
     pub e2e_p99_ms: f64,
     pub drain_one: f64,
     pub drain_two: f64,
+    pub drain_one_budget: f64,
+    pub drain_two_budget: f64,
     pub receiver_rss_mib: f64,
     pub worker_rss_mib: f64,
     pub redis_xadd: f64,
@@ -40,8 +42,15 @@ fn spread(runs: &[Figures], figure: impl Fn(&Figures) -> f64) -> (f64, f64, f64)
     )
 }
 
-/// The markdown table, with the context a reader needs to reproduce it.
-pub fn markdown(runs: &[Figures], machine: &str, command: &str, settings: &str) -> String {
+/// The markdown table, with the context a reader needs to reproduce it; `budget` is the
+/// CPU each worker was held to in the scale-out drain, when it ran.
+pub fn markdown(
+    runs: &[Figures],
+    machine: &str,
+    command: &str,
+    settings: &str,
+    budget: Option<u64>,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Command: `{command}`  ");
     let _ = writeln!(out, "Machine: {machine}  ");
@@ -102,13 +111,23 @@ pub fn markdown(runs: &[Figures], machine: &str, command: &str, settings: &str) 
         "< 25 ms",
     );
     row("3", "drain, 1 worker", "events/s", &|f| f.drain_one, "");
-    row(
-        "3",
-        "drain, 2 workers",
-        "events/s",
-        &|f| f.drain_two,
-        "> 1 worker",
-    );
+    row("3", "drain, 2 workers", "events/s", &|f| f.drain_two, "");
+    if let Some(millicores) = budget {
+        row(
+            "3b",
+            &format!("drain, 1 worker held to {millicores}m CPU"),
+            "events/s",
+            &|f| f.drain_one_budget,
+            "",
+        );
+        row(
+            "3b",
+            &format!("drain, 2 workers held to {millicores}m CPU each"),
+            "events/s",
+            &|f| f.drain_two_budget,
+            "",
+        );
+    }
     row(
         "4",
         "receiver peak RSS",
@@ -172,6 +191,22 @@ pub fn markdown(runs: &[Figures], machine: &str, command: &str, settings: &str) 
         &|f| f.drain_two / f.pgbench_tps,
         "≥ 10",
     );
+    row(
+        "3",
+        "drain, 2 workers ÷ 1 worker",
+        "×",
+        &|f| f.drain_two / f.drain_one,
+        "",
+    );
+    if let Some(millicores) = budget {
+        row(
+            "3b",
+            &format!("drain, 2 workers ÷ 1 worker, {millicores}m CPU each"),
+            "×",
+            &|f| f.drain_two_budget / f.drain_one_budget,
+            "≥ 1.5",
+        );
+    }
     let failed: u64 = runs.iter().map(|f| f.receiver_non_202).sum();
     if failed > 0 {
         let _ = writeln!(
