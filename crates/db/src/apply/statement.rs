@@ -97,6 +97,10 @@ pub(crate) struct Table {
     pub(crate) columns: &'static [&'static str],
     /// What the table holds of a user's personal data, if anything.
     pub(crate) personal: Option<Personal>,
+    /// For a table whose deletions keep the row with `deleted_at` ([`Table::mark_deleted`]),
+    /// the object type the change feed names it by: a later update of a deleted object is
+    /// then not announced as `upserted`.
+    pub(crate) deletable: Option<&'static str>,
 }
 
 /// Columns of a user's personal data, and the column naming that user. A user's deletion
@@ -143,6 +147,12 @@ impl Table {
     /// same row. `extra` are columns a deletion carries too. Answers the ids changed: a
     /// deletion no earlier than the one recorded changes nothing.
     pub(crate) fn mark_deleted(&self, extra: &[&str]) -> Sql {
+        debug_assert!(
+            self.deletable.is_some(),
+            "{}: a table whose rows are marked deleted must say so in `deletable`, \
+             or the change feed would announce an update of a deleted row",
+            self.name
+        );
         let name = self.name;
         let mut columns = vec!["id", "deleted_at", "updated_at", "last_svix_id"];
         columns.extend_from_slice(extra);

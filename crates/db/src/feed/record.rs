@@ -91,22 +91,17 @@ pub(crate) fn entry<'a>(pending: Pending<'a>) -> Result<Option<Entry<'a>>, DbErr
 /// tell a consumer the object is back. Users never get here (their tombstone makes such an
 /// update stale).
 static RECORD: LazyLock<Sql> = LazyLock::new(|| {
-    let deleted = [
-        (o::organization::OBJECT, o::organization::TABLE.name),
-        (o::membership::OBJECT, o::membership::TABLE.name),
-        (o::domain::OBJECT, o::domain::TABLE.name),
-        (o::role::OBJECT, o::role::TABLE.name),
-        (o::permission::OBJECT, o::permission::TABLE.name),
-    ]
-    .iter()
-    .map(|(object, table)| {
-        format!(
-            "SELECT 1 FROM {table} t WHERE c.object_type = '{object}' \
+    let deleted = o::TABLES
+        .iter()
+        .filter_map(|table| Some((table.deletable?, table.name)))
+        .map(|(object, table)| {
+            format!(
+                "SELECT 1 FROM {table} t WHERE c.object_type = '{object}' \
              AND t.id = c.object_id AND t.deleted_at IS NOT NULL"
-        )
-    })
-    .collect::<Vec<_>>()
-    .join(" UNION ALL ");
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
     Sql::new(&format!(
         "WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({lock_a}, {lock_b})), \
          written AS ( \

@@ -37,6 +37,7 @@ pub(crate) static TABLE: Table = Table {
         owner: "user_id",
         columns: &["email_address"],
     }),
+    deletable: None,
 };
 
 pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());

@@ -35,6 +35,7 @@ pub(crate) static TABLE: Table = Table {
         "last_svix_id",
     ],
     personal: None,
+    deletable: Some(OBJECT),
 };
 
 pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());

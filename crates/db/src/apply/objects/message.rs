@@ -33,6 +33,7 @@ pub(crate) static TABLE: Table = Table {
         owner: "user_id",
         columns: &["recipient"],
     }),
+    deletable: None,
 };
 
 pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());

@@ -34,6 +34,7 @@ pub(crate) static TABLE: Table = Table {
         "last_svix_id",
     ],
     personal: None,
+    deletable: None,
 };
 
 pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());

@@ -35,6 +35,7 @@ pub(crate) static TABLE: Table = Table {
         owner: "user_id",
         columns: &["client_ip", "user_agent"],
     }),
+    deletable: None,
 };
 
 pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());

@@ -11,7 +11,6 @@ use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 
 use crate::DbError;
-use crate::apply::objects::{invitation, message, session};
 use crate::apply::staged::{Keeps, Versioned, newest_wins};
 use crate::apply::statement::{Sql, encode, prefixed, tombstoned};
 use crate::apply::{DeleteMode, Plan, lock_key, opt_time, time};
@@ -166,7 +165,7 @@ static TOMBSTONE: LazyLock<Sql> = LazyLock::new(|| {
 /// subscriptions and payments keep the link and nothing personal. Erasing twice changes
 /// nothing, so it runs for every deletion of the batch, stale or not.
 static ERASE: LazyLock<Sql> = LazyLock::new(|| {
-    let clauses: Vec<String> = [&session::TABLE, &message::TABLE, &invitation::TABLE]
+    let clauses: Vec<String> = super::TABLES
         .iter()
         .filter_map(|table| table.erasure())
         .collect();
