@@ -63,6 +63,62 @@ mod tests {
         assert!(!is_clerk_type("user.exploded"));
     }
 
+    /// Whether `data` is read as a deletion. Names every variant: a new one must say.
+    fn is_deletion(data: &crate::EventData) -> bool {
+        use crate::EventData as D;
+        match data {
+            D::UserDeleted(_)
+            | D::OrganizationDeleted(_)
+            | D::MembershipDeleted(_)
+            | D::DomainDeleted(_)
+            | D::RoleDeleted(_)
+            | D::PermissionDeleted(_) => true,
+            D::UserUpserted(_)
+            | D::SessionUpserted(_)
+            | D::OrganizationUpserted(_)
+            | D::MembershipUpserted(_)
+            | D::InvitationUpserted(_)
+            | D::DomainUpserted(_)
+            | D::RoleUpserted(_)
+            | D::PermissionUpserted(_)
+            | D::MessageCreated(..)
+            | D::WaitlistEntryUpserted(_)
+            | D::SubscriptionUpserted(_)
+            | D::SubscriptionItemUpserted(_)
+            | D::PaymentAttemptUpserted(_)
+            | D::Unhandled => false,
+        }
+    }
+
+    /// A deletion mostly carries only `{id, deleted}`, which an object's own struct also
+    /// accepts when only `id` is required: `dispatch` must pick `.deleted` out before the
+    /// object's arm, or the deletion would be stored as an update that blanks every field.
+    /// A deletion that carries its whole object (a membership's) is read from the corpus.
+    #[test]
+    fn every_deletion_is_read_as_a_deletion_and_nothing_else_is() {
+        let corpus = clerk_sync_test_support::clerk_payloads();
+        for event_type in CLERK_EVENT_TYPES {
+            let (object, _) = event_type.split_once('.').unwrap();
+            let bare = format!(
+                r#"{{"type":"{event_type}","timestamp":1,"data":{{"id":"{object}_1","object":"{object}","deleted":true}}}}"#
+            );
+            let published = corpus
+                .iter()
+                .find(|(name, _)| name.starts_with(&format!("{event_type}__")));
+            let body = match published {
+                Some((_, body)) if crate::parse(bare.as_bytes(), 0).is_err() => body.clone(),
+                _ => bare.into_bytes(),
+            };
+            let parsed = crate::parse(&body, 0);
+            if event_type.ends_with(".deleted") {
+                let event = parsed.unwrap_or_else(|e| panic!("{event_type}: {e}"));
+                assert!(is_deletion(&event.data), "{event_type}: {:?}", event.data);
+            } else if let Ok(event) = parsed {
+                assert!(!is_deletion(&event.data), "{event_type}: {:?}", event.data);
+            }
+        }
+    }
+
     /// `dispatch` matches type names, so a type it forgets would be acknowledged and
     /// ignored without a word; every type Clerk publishes must reach a parser instead,
     /// which refuses a body without `data`.
