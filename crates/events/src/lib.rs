@@ -15,30 +15,59 @@
 //!
 //! # Adding a Clerk event type
 //!
-//! Each Clerk object has one module here (its parse target) and one in the db crate's
-//! `apply::objects` (its rows, lock keys, personal columns and batch statements). Every
-//! match over [`EventData`] names each variant, with no wildcard arm, so once the variant
-//! exists the compiler points at every place that must say what the new type does.
+//! An object Clerk has not sent before takes a module here (its parse target), a module in
+//! the db crate's `apply::objects` (its rows, lock keys, personal columns and batch
+//! statements) and a migration: two modules, because the receiver parses events and must
+//! not link Diesel. Around them, a few lists name the object; each item below says what
+//! fails when it is forgotten. Every match over [`EventData`] names each variant, with no
+//! wildcard arm, so once the variant exists the compiler points at the places that must
+//! say what the new type does.
 //!
-//! 1. **Parse target.** A module here with the object's struct (`Deserialize`, liberal:
-//!    nullable fields as `Option`, times through `time::seconds_or_millis`), a variant of
-//!    [`EventData`], its arm in `envelope::dispatch`, and its type names in
-//!    [`CLERK_EVENT_TYPES`]. The test `every_clerk_type_reaches_a_parser` fails for a type
-//!    in the list that `dispatch` does not read.
-//! 2. **Table.** A migration in `migrations/` (`id`, the columns, `updated_at`,
-//!    `last_svix_id`, and `deleted_at` if it can be deleted), and its `schema.rs` entry.
-//! 3. **Writes.** One module in `crates/db/src/apply/objects/`: the row struct (its fields
-//!    are the columns), the `Table` (columns, and `personal` if it holds a user's data,
-//!    which a user's deletion then erases), `keys` (the advisory locks its events take:
-//!    its own, and its user's if it holds personal data) and `stage`. Then a `Staged` field
-//!    in `apply::Plan` with its statement in `Plan::write`, and an arm in `apply::stage`
-//!    and `apply::lock_keys`.
-//! 4. **The rest the compiler names:** `Event::object_id`, the change feed's `entry` (the
-//!    object type consumers see), and the workers' `verify`/`reconcile` inventories if the
-//!    object can be listed from Clerk's Backend API.
-//! 5. **Tests.** A real payload beside the others in the corpus, and the table in the db
-//!    tests' `TABLES`: `records::every_corpus_payload_is_applied_and_none_is_ignored` then
-//!    fails until the rows are written, and the batch tests cover it in mixed batches.
+//! 1. **Parse target** (this crate). A module with the object's struct (`Deserialize`,
+//!    liberal: nullable fields as `Option`, times through `time::seconds_or_millis`), its
+//!    `mod` and `pub use` here, a variant of [`EventData`] (and a `…Deleted` one if Clerk
+//!    deletes it), its type names in [`CLERK_EVENT_TYPES`] (sorted), and its arms in
+//!    `envelope::dispatch`, the deletion's `(_, "x.deleted")` above the object's
+//!    `("x", _)`. Tests: `every_clerk_type_reaches_a_parser` fails for a listed type
+//!    `dispatch` does not read; `every_deletion_is_read_as_a_deletion_and_nothing_else_is`
+//!    fails for a deletion read as an update (a deletion's `{id, deleted}` fits most
+//!    objects' structs), and its `is_deletion` match does not compile until the variant is
+//!    sorted.
+//! 2. **Table.** A migration in `migrations/`: `id`, the columns, `updated_at`,
+//!    `last_svix_id text COLLATE "C"` (versions tie by bytes), and `deleted_at` if it can be
+//!    deleted. `schema.rs` only if Diesel queries it (the apply path writes SQL from the
+//!    module's `Table`). Tests: `carried::version_ids_compare_by_bytes_in_every_table` fails
+//!    for a version column without the collation, and
+//!    `records::the_tests_compare_every_table_the_migrations_make` until the table is in the
+//!    db tests' `helpers::TABLES`.
+//! 3. **Writes** (`crates/db/src/apply/objects/<object>.rs`). `OBJECT` (its name in the
+//!    change feed and its lock namespace), the `Table` (`columns`, `personal` if it holds a
+//!    user's data, `deletable` if deletions mark its rows), `UPSERT` (and `DELETE` from
+//!    `Table::mark_deleted`), the row struct (its fields are the columns) with
+//!    `newest_wins!`, `keys` (its own lock, and its user's if it holds personal data) and
+//!    `stage` (and `stage_deletion`). Register it in `objects/mod.rs` (`mod` and
+//!    `TABLES`, from which a user's deletion erases and the change feed keeps deleted
+//!    objects deleted), give `apply::Plan` a `Staged` field per statement with its `write`
+//!    and `settle` in `Plan::write`, and add the arms to `apply::stage` and
+//!    `apply::lock_keys`. Tests: `every_object_module_has_its_table_in_the_registry`,
+//!    `every_row_holds_exactly_the_columns_its_table_writes` (add the row there too),
+//!    `mark_deleted` refuses, in debug builds, a table not marked `deletable`, and the
+//!    corpus test of item 5 fails for a deletion whose statement `Plan::write` forgets.
+//! 4. **What the compiler names:** `Event::object_id`, the change feed's `entry` (the
+//!    object type consumers see), the lock-namespace test in `apply`, and the test's
+//!    `is_deletion` above. If the object can be listed from Clerk's Backend API and
+//!    should be backfilled and reconciled: a `clerk_api::list::Kind` (and its place in
+//!    `Kind::ALL`, which nothing checks) and a `clerk_sync_db::inventory::Mirrored`; the
+//!    compiler then names backfill, `verify`, reconcile and the drift metrics.
+//! 5. **Payloads, examples, docs.** A real payload in the corpus
+//!    (`crates/test-support/corpus/clerk/`, with its row in `SOURCES.md`):
+//!    `records::every_corpus_payload_is_applied_and_none_is_ignored` fails until its rows
+//!    are written, and the batch and permutation tests cover it in mixed batches. One
+//!    `clerk-sync example` body per type in `crates/cli/src/examples.rs` (its test compares
+//!    the list with [`CLERK_EVENT_TYPES`]). By hand, which no test sees: the object type in
+//!    the feed test's list (`crates/db/tests/it/feed.rs`), and README's tables, "What each
+//!    event does", the count of types, the feed's object types and, for personal data, the
+//!    erasure paragraph.
 
 mod access;
 pub mod billing;
