@@ -7,8 +7,11 @@
 //! workers are the bottleneck, as replicas on their own nodes are, and the drain with two
 //! shows whether anything serialises them.
 //!
-//! Two writes to the cgroup filesystem do not warrant a dependency; this needs root (or a
-//! delegated cgroup) and says so when it cannot.
+//! Two writes to the cgroup filesystem do not warrant a dependency. It needs root: cgroup
+//! v1's `cpu` controller, or cgroup v2 with `cpu` enabled for the children of the parent of
+//! this process's group (the groups are made beside that group, since a v2 group holding
+//! processes cannot enable controllers for its own children). [`CpuBudget::new`] tries it
+//! once, so a machine that cannot is told before the runs start.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +25,8 @@ const PERIOD_US: u64 = 100_000;
 enum Hierarchy {
     /// cgroup v1's `cpu` controller: `cpu.cfs_period_us` and `cpu.cfs_quota_us`.
     V1(PathBuf),
-    /// cgroup v2: `cpu.max`, in a parent whose `cgroup.subtree_control` enables `cpu`.
+    /// cgroup v2: `cpu.max`, beside this process's group, in a parent whose
+    /// `cgroup.subtree_control` enables `cpu`.
     V2(PathBuf),
 }
 
@@ -35,9 +39,14 @@ pub struct CpuBudget {
 }
 
 impl CpuBudget {
-    /// Finds a CPU controller this process may create groups under.
+    /// Finds a CPU controller this process may create groups under, and makes and removes
+    /// one to be sure.
     pub fn new(millicores: u64) -> anyhow::Result<Self> {
-        anyhow::ensure!(millicores > 0, "a CPU budget of 0 would stop the worker");
+        // The kernel refuses a quota under 1 ms per period.
+        anyhow::ensure!(
+            millicores >= 10,
+            "a CPU budget under 10 millicores cannot be set (given {millicores})"
+        );
         let v1 = Path::new("/sys/fs/cgroup/cpu");
         let hierarchy = if v1.join("cpu.cfs_quota_us").exists() {
             Hierarchy::V1(v1.to_owned())
@@ -45,7 +54,8 @@ impl CpuBudget {
             let own = std::fs::read_to_string("/proc/self/cgroup")
                 .context("cannot read /proc/self/cgroup")?;
             let relative = v2_path(&own).context("no cgroup v2 path in /proc/self/cgroup")?;
-            let parent = Path::new("/sys/fs/cgroup").join(relative.trim_start_matches('/'));
+            let own = Path::new("/sys/fs/cgroup").join(relative.trim_start_matches('/'));
+            let parent = own.parent().unwrap_or(&own).to_owned();
             let enabled = std::fs::read_to_string(parent.join("cgroup.subtree_control"))
                 .with_context(|| format!("cannot read {}", parent.display()))?;
             anyhow::ensure!(
@@ -55,11 +65,15 @@ impl CpuBudget {
             );
             Hierarchy::V2(parent)
         };
-        Ok(Self {
+        let budget = Self {
             millicores,
             hierarchy,
             groups: Vec::new(),
-        })
+        };
+        let probe = budget.make_group("probe")?;
+        std::fs::remove_dir(&probe)
+            .with_context(|| format!("cannot remove the cgroup {}", probe.display()))?;
+        Ok(budget)
     }
 
     pub fn millicores(&self) -> u64 {
@@ -69,7 +83,15 @@ impl CpuBudget {
     /// Moves `pid`, with every thread it has and will start, into a group of its own held
     /// to the budget.
     pub fn confine(&mut self, pid: u32) -> anyhow::Result<()> {
-        let name = format!("clerk-sync-bench-{}-{pid}", std::process::id());
+        let group = self.make_group(&pid.to_string())?;
+        self.groups.push(group.clone());
+        std::fs::write(group.join("cgroup.procs"), pid.to_string())
+            .with_context(|| format!("cannot move process {pid} into {}", group.display()))
+    }
+
+    /// A group held to the budget, named after this process and `suffix`.
+    fn make_group(&self, suffix: &str) -> anyhow::Result<PathBuf> {
+        let name = format!("clerk-sync-bench-{}-{suffix}", std::process::id());
         let quota = self.millicores * PERIOD_US / 1000;
         let (group, settings) = match &self.hierarchy {
             Hierarchy::V1(root) => (
@@ -86,13 +108,14 @@ impl CpuBudget {
         };
         std::fs::create_dir(&group)
             .with_context(|| format!("cannot create the cgroup {}", group.display()))?;
-        self.groups.push(group.clone());
         for (file, value) in settings {
-            std::fs::write(group.join(file), value)
-                .with_context(|| format!("cannot write {}/{file}", group.display()))?;
+            if let Err(err) = std::fs::write(group.join(file), value) {
+                let _ = std::fs::remove_dir(&group);
+                return Err(err)
+                    .with_context(|| format!("cannot write {}/{file}", group.display()));
+            }
         }
-        std::fs::write(group.join("cgroup.procs"), pid.to_string())
-            .with_context(|| format!("cannot move process {pid} into {}", group.display()))
+        Ok(group)
     }
 }
 
@@ -125,8 +148,10 @@ mod tests {
     }
 
     #[test]
-    fn a_budget_of_nothing_is_refused() {
-        let err = CpuBudget::new(0).unwrap_err().to_string();
-        assert!(err.contains("0"), "{err}");
+    fn a_budget_the_kernel_cannot_set_is_refused_before_anything_is_made() {
+        for millicores in [0, 9] {
+            let err = CpuBudget::new(millicores).unwrap_err().to_string();
+            assert!(err.contains("under 10 millicores"), "{err}");
+        }
     }
 }

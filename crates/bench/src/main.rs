@@ -51,7 +51,8 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     memory_requests: usize,
     /// The CPU each worker is held to in the scale-out drain, in millicores (as a
-    /// Kubernetes limit); 0 skips it. Needs a writable CPU cgroup (root, or delegation).
+    /// Kubernetes limit); 0 skips it. Needs a writable CPU cgroup (root); without one the
+    /// phase is skipped with the reason.
     #[arg(long, default_value_t = 250)]
     worker_cpu: u64,
     /// Also write the report to this file.
