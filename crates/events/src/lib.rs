@@ -19,9 +19,10 @@
 //! the db crate's `apply::objects` (its rows, lock keys, personal columns and batch
 //! statements) and a migration: two modules, because the receiver parses events and must
 //! not link Diesel. Around them, a few lists name the object; each item below says what
-//! fails when it is forgotten. Every match over [`EventData`] names each variant, with no
-//! wildcard arm, so once the variant exists the compiler points at the places that must
-//! say what the new type does.
+//! fails when it is forgotten. Every match that decides what an event does names each
+//! variant of [`EventData`], with no wildcard arm (the few `_` arms elsewhere only set
+//! `Unhandled` apart), so once the variant exists the compiler points at the places that
+//! must say what the new type does.
 //!
 //! 1. **Parse target** (this crate). A module with the object's struct (`Deserialize`,
 //!    liberal: nullable fields as `Option`, times through `time::seconds_or_millis`), its
@@ -32,7 +33,7 @@
 //!    `dispatch` does not read; `every_deletion_is_read_as_a_deletion_and_nothing_else_is`
 //!    fails for a deletion read as an update (a deletion's `{id, deleted}` fits most
 //!    objects' structs), and its `is_deletion` match does not compile until the variant is
-//!    sorted.
+//!    classified there.
 //! 2. **Table.** A migration in `migrations/`: `id`, the columns, `updated_at`,
 //!    `last_svix_id text COLLATE "C"` (versions tie by bytes), and `deleted_at` if it can be
 //!    deleted. `schema.rs` only if Diesel queries it (the apply path writes SQL from the
@@ -42,8 +43,9 @@
 //!    db tests' `helpers::TABLES`.
 //! 3. **Writes** (`crates/db/src/apply/objects/<object>.rs`). `OBJECT` (its name in the
 //!    change feed and its lock namespace), the `Table` (`columns`, `personal` if it holds a
-//!    user's data, `deletable` if deletions mark its rows), `UPSERT` (and `DELETE` from
-//!    `Table::mark_deleted`), the row struct (its fields are the columns) with
+//!    user's data, `deletable` if a deletion or an end sets its rows' `deleted_at`),
+//!    `UPSERT` (and `DELETE` from `Table::mark_deleted`, or a statement of its own as a
+//!    membership's `END`), the row struct (its fields are the columns) with
 //!    `newest_wins!`, `keys` (its own lock, and its user's if it holds personal data) and
 //!    `stage` (and `stage_deletion`). Register it in `objects/mod.rs` (`mod` and
 //!    `TABLES`, from which a user's deletion erases and the change feed keeps deleted
@@ -57,7 +59,7 @@
 //!    object type consumers see), the lock-namespace test in `apply`, and the test's
 //!    `is_deletion` above. If the object can be listed from Clerk's Backend API and
 //!    should be backfilled and reconciled: a `clerk_api::list::Kind` (and its place in
-//!    `Kind::ALL`, which nothing checks) and a `clerk_sync_db::inventory::Mirrored`; the
+//!    `Kind::ALL`, which nothing checks) and a `clerk_sync_db::Mirrored`; the
 //!    compiler then names backfill, `verify`, reconcile and the drift metrics.
 //! 5. **Payloads, examples, docs.** A real payload in the corpus
 //!    (`crates/test-support/corpus/clerk/`, with its row in `SOURCES.md`):

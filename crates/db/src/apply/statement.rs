@@ -97,9 +97,10 @@ pub(crate) struct Table {
     pub(crate) columns: &'static [&'static str],
     /// What the table holds of a user's personal data, if anything.
     pub(crate) personal: Option<Personal>,
-    /// For a table whose deletions keep the row with `deleted_at` ([`Table::mark_deleted`]),
-    /// the object type the change feed names it by: a later update of a deleted object is
-    /// then not announced as `upserted`.
+    /// For a table whose deletions keep the row with `deleted_at` ([`Table::mark_deleted`],
+    /// or a statement of the object's own, as a membership's end), the object type the
+    /// change feed names it by: a later update of a deleted object is then not announced as
+    /// `upserted`.
     pub(crate) deletable: Option<&'static str>,
 }
 

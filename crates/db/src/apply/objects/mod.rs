@@ -138,6 +138,7 @@ mod tests {
         modules.sort();
         assert_eq!(modules.len(), TABLES.len(), "modules: {modules:?}");
         let mut names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+        names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), TABLES.len(), "a table registered twice");
     }
