@@ -62,7 +62,8 @@
 //!    `Kind::ALL`, which nothing checks) and a `clerk_sync_db::Mirrored`; the
 //!    compiler then names backfill, `verify`, reconcile and the drift metrics.
 //! 5. **Payloads, examples, docs.** A real payload in the corpus
-//!    (`crates/test-support/corpus/clerk/`, with its row in `SOURCES.md`):
+//!    (`crates/test-support/corpus/clerk/`, with its row in `SOURCES.md`, which
+//!    `every_payload_has_its_source_recorded` checks):
 //!    `records::every_corpus_payload_is_applied_and_none_is_ignored` fails until its rows
 //!    are written, and the batch and permutation tests cover it in mixed batches. One
 //!    `clerk-sync example` body per type in `crates/cli/src/examples.rs` (its test compares

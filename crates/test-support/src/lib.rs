@@ -67,4 +67,18 @@ mod tests {
                 .any(|(name, _)| name.starts_with("user.created"))
         );
     }
+
+    /// Every payload says where it comes from, so that what the tests hold Clerk to is
+    /// Clerk's own word, not ours.
+    #[test]
+    fn every_payload_has_its_source_recorded() {
+        let sources = std::fs::read_to_string(corpus_dir().join("clerk").join("SOURCES.md"))
+            .expect("corpus/clerk/SOURCES.md");
+        for (name, _) in clerk_payloads() {
+            assert!(
+                sources.contains(&format!("| {name} |")),
+                "{name} has no row in SOURCES.md"
+            );
+        }
+    }
 }
