@@ -14,28 +14,37 @@ use super::Outcome;
 use super::statement::Sql;
 use crate::DbError;
 
-/// A row with a version.
-pub(crate) trait Versioned: Serialize {
+/// A row with a version, whose event id lives as long as the batch (`'a`), so the
+/// reduction can remember it without a copy.
+pub(crate) trait Versioned<'a>: Serialize {
     /// Which of two versions of one object the table keeps: the newest state, or the
     /// earliest deletion.
     const KEEPS: Keeps;
     /// `(updated_at, last_svix_id)`, or a deletion's `(deleted_at, svix_id)`.
-    fn version(&self) -> (DateTime<Utc>, &str);
+    fn version(&self) -> (DateTime<Utc>, &'a str);
 }
 
 /// Implements [`Versioned`] for rows that keep the newest state, by their
 /// `(updated_at, last_svix_id)`.
 macro_rules! newest_wins {
     ($($row:ident),+ $(,)?) => {$(
-        impl $crate::apply::staged::Versioned for $row<'_> {
+        impl<'a> $crate::apply::staged::Versioned<'a> for $row<'a> {
             const KEEPS: $crate::apply::staged::Keeps = $crate::apply::staged::Keeps::Newest;
-            fn version(&self) -> (chrono::DateTime<chrono::Utc>, &str) {
+            fn version(&self) -> (chrono::DateTime<chrono::Utc>, &'a str) {
                 (self.updated_at, self.last_svix_id)
             }
         }
     )+};
 }
 pub(crate) use newest_wins;
+
+/// Whether the table keeps version `new` of an object over `old`.
+fn beats<'a, R: Versioned<'a>>(new: (DateTime<Utc>, &str), old: (DateTime<Utc>, &str)) -> bool {
+    match R::KEEPS {
+        Keeps::Newest => new > old,
+        Keeps::Earliest => new < old,
+    }
+}
 
 /// See [`Versioned::KEEPS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,16 +56,16 @@ pub(crate) enum Keeps {
 /// One row per key: the version the table keeps, and the event whose own object it is
 /// (`None` for a row an event carries of another object: a membership's organization).
 pub(crate) struct Staged<'a, R> {
-    rows: BTreeMap<&'a str, Slot<R>>,
+    rows: BTreeMap<&'a str, Slot<'a, R>>,
 }
 
-struct Slot<R> {
+struct Slot<'a, R> {
     row: R,
     owner: Option<usize>,
     /// The newest of the object's own events in the batch, when the row kept is one another
     /// event carries: if that row is written, the object changed, and its own event is the
     /// one the change feed announces it by.
-    own: Option<(DateTime<Utc>, String, usize)>,
+    own: Option<((DateTime<Utc>, &'a str), usize)>,
 }
 
 impl<R> Default for Staged<'_, R> {
@@ -67,36 +76,22 @@ impl<R> Default for Staged<'_, R> {
     }
 }
 
-impl<'a, R: Versioned> Staged<'a, R> {
+impl<'a, R: Versioned<'a>> Staged<'a, R> {
     /// Keeps `row` for `key` if it beats the row already staged there.
     pub(crate) fn offer(&mut self, key: &'a str, row: R, owner: Option<usize>) {
-        let own = owner.map(|i| {
-            let (at, svix_id) = row.version();
-            (at, svix_id.to_owned(), i)
-        });
+        let own = owner.map(|i| (row.version(), i));
         match self.rows.entry(key) {
             Entry::Vacant(slot) => {
                 slot.insert(Slot { row, owner, own });
             }
             Entry::Occupied(mut slot) => {
                 let slot = slot.get_mut();
-                if let Some(new) = own {
-                    let newer = slot.own.as_ref().is_none_or(|old| {
-                        let (new_v, old_v) = ((new.0, new.1.as_str()), (old.0, old.1.as_str()));
-                        match R::KEEPS {
-                            Keeps::Newest => new_v > old_v,
-                            Keeps::Earliest => new_v < old_v,
-                        }
-                    });
-                    if newer {
-                        slot.own = Some(new);
-                    }
+                if let Some(new) = own
+                    && slot.own.is_none_or(|(old, _)| beats::<R>(new.0, old))
+                {
+                    slot.own = Some(new);
                 }
-                let wins = match R::KEEPS {
-                    Keeps::Newest => row.version() > slot.row.version(),
-                    Keeps::Earliest => row.version() < slot.row.version(),
-                };
-                if wins {
+                if beats::<R>(row.version(), slot.row.version()) {
                     slot.row = row;
                     slot.owner = owner;
                 }
@@ -135,7 +130,7 @@ impl<'a, R: Versioned> Staged<'a, R> {
     pub(crate) fn settle(&self, written: &[String], outcomes: &mut [Outcome]) {
         for key in written {
             let slot = self.rows.get(key.as_str());
-            if let Some(owner) = slot.and_then(|s| s.owner.or(s.own.as_ref().map(|own| own.2))) {
+            if let Some(owner) = slot.and_then(|s| s.owner.or(s.own.map(|(_, i)| i))) {
                 outcomes[owner] = Outcome::Applied;
             }
         }
@@ -187,9 +182,9 @@ impl<'a> Staged<'a, Deletion<'a>> {
     }
 }
 
-impl Versioned for Deletion<'_> {
+impl<'a> Versioned<'a> for Deletion<'a> {
     const KEEPS: Keeps = Keeps::Earliest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
+    fn version(&self) -> (DateTime<Utc>, &'a str) {
         (self.deleted_at, self.svix_id)
     }
 }

@@ -80,9 +80,9 @@ pub(crate) struct Tombstone<'a> {
     external_id: Option<&'a str>,
 }
 
-impl Versioned for Tombstone<'_> {
+impl<'a> Versioned<'a> for Tombstone<'a> {
     const KEEPS: Keeps = Keeps::Earliest;
-    fn version(&self) -> (DateTime<Utc>, &str) {
+    fn version(&self) -> (DateTime<Utc>, &'a str) {
         (self.deleted_at, self.svix_id)
     }
 }
