@@ -1,6 +1,6 @@
 //! How commands print: tables for people, JSON for scripts, ages as "3m 12s".
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
@@ -15,13 +15,7 @@ pub fn table(header: &[&str]) -> Table {
     table
 }
 
-/// Now, in ms since the epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use clerk_sync_runtime::unix_ms as now_ms;
 
 /// A duration for people, to the second: `3m 12s`, `2days 4h`.
 pub fn human(ms: u64) -> String {

@@ -5,6 +5,7 @@
 //! retry loop uses.
 
 mod backoff;
+mod clock;
 mod healthcheck;
 mod prometheus;
 mod settings;
@@ -12,11 +13,12 @@ mod shutdown;
 mod telemetry;
 
 pub use backoff::Backoff;
+pub use clock::unix_ms;
 pub use healthcheck::healthcheck;
 pub use prometheus::install_prometheus;
 pub use settings::{
     CommonArgs, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DEFAULT_STREAM_PREFIX, config_error,
-    parse_or_exit, redact_url,
+    parse_interval, parse_or_exit, redact_url,
 };
 pub use shutdown::shutdown_signal;
 pub use telemetry::{LogFormat, LogGuard, init_cli_tracing, init_tracing};

@@ -1,4 +1,6 @@
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use std::time::Duration;
+
 use clap::{Args, Parser};
 
 use crate::LogFormat;
@@ -128,6 +130,15 @@ fn one_line(error: &clap::Error) -> String {
     }
 }
 
+/// A duration as people write it (`6h`, `90s`, `1h 30m`), or `0` for none.
+pub fn parse_interval(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(value).map_err(|_| "must be a duration such as 6h, 30m or 0".into())
+}
+
 /// A URL fit for a log line: scheme, host and port, never credentials.
 pub fn redact_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
@@ -139,6 +150,15 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_are_durations_as_people_write_them_or_zero() {
+        assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_interval(" 6h "), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_interval("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_interval("soon").is_err());
+        assert!(parse_interval("").is_err());
+    }
 
     #[test]
     fn credentials_never_survive_redaction() {

@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::API_REQUESTS_TOTAL;
-use crate::ondemand::{ObjectKind, SyncError, Syncer};
+use clerk_sync_mirror::ondemand::{ObjectKind, SyncError, Syncer};
 
 /// Seconds a client is asked to wait when Clerk or PostgreSQL is unavailable and Clerk
 /// named no time itself.

@@ -106,7 +106,7 @@ pub(crate) async fn promote_forever(shared: Arc<Shared>, shutdown: CancellationT
                 if promoted.moved as usize == PROMOTE_LIMIT {
                     Duration::ZERO
                 } else {
-                    let now = crate::process::unix_ms();
+                    let now = clerk_sync_runtime::unix_ms();
                     promoted
                         .next_due_ms
                         .map_or(Duration::from_millis(500), |due| {

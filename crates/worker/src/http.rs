@@ -89,7 +89,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     }
     let last = tokio::time::timeout(
         Duration::from_secs(1),
-        crate::reconcile::last_run(&shared.redis, &shared.keys),
+        clerk_sync_mirror::reconcile::last_run(&shared.redis, &shared.keys),
     )
     .await;
     if let Ok(Ok(Some(last))) = last {

@@ -24,19 +24,16 @@ mod consume;
 mod failure;
 mod http;
 pub mod metrics;
-pub mod ondemand;
 mod outage;
 mod prepare;
 mod process;
-pub mod reconcile;
 mod retention;
+mod schedule;
 mod settings;
 mod startup;
 
 pub use api::ApiTokens;
 pub use clerk_sync_runtime::Backoff;
 pub use failure::Failure;
-pub use settings::{
-    ApiConfig, ClerkConfig, Command, Config, Settings, default_consumer_name, parse_interval,
-};
+pub use settings::{ApiConfig, ClerkConfig, Command, Config, Settings, default_consumer_name};
 pub use startup::{Drained, Worker};

@@ -32,10 +32,7 @@ pub const PROMOTED_TOTAL: &str = "clerk_sync_worker_promoted_total";
 
 /// Application API requests, by `route` (its template) and answered `status`.
 pub const API_REQUESTS_TOTAL: &str = "clerk_sync_api_requests_total";
-/// Backend API calls made for the application API, by `status`: `ok` (including Clerk's
-/// 404), `gave_up` (429 or 5xx until the retries ran out), `unreachable`, `unauthorized`,
-/// `refused` (another 4xx or an unreadable body).
-pub const BACKEND_CALLS_TOTAL: &str = "clerk_sync_api_backend_calls_total";
+pub use clerk_sync_mirror::metrics::BACKEND_CALLS_TOTAL;
 /// The application API's routes, as the `route` label spells them.
 pub const API_ROUTES: &[&str] = &[
     "/v1/users/{id}",
@@ -113,8 +110,8 @@ pub fn handle() -> PrometheusHandle {
                     .increment(0);
             }
         }
-        for status in ["ok", "gave_up", "unreachable", "unauthorized", "refused"] {
-            metrics::counter!(BACKEND_CALLS_TOTAL, "status" => status).increment(0);
+        for status in clerk_sync_mirror::metrics::BACKEND_CALL_STATUSES {
+            metrics::counter!(BACKEND_CALLS_TOTAL, "status" => *status).increment(0);
         }
         for outcome in ["ok", "failed"] {
             metrics::counter!(RECONCILE_RUNS_TOTAL, "outcome" => outcome).increment(0);

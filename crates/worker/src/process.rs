@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use clerk_sync_db::{ApplyOptions, Outcome, Pending, PgPool};
 use clerk_sync_events::{Event, EventData};
@@ -308,7 +308,7 @@ impl Processor {
     }
 
     fn applied(&self, items: &[Item], outcomes: &[Outcome], settling: &mut Settling) {
-        let now = unix_ms();
+        let now = clerk_sync_runtime::unix_ms();
         for (item, outcome) in items.iter().zip(outcomes) {
             settling.ack(&item.id);
             m::settled(&item.event.event_type, outcome.as_str());
@@ -384,11 +384,4 @@ impl Processor {
         }
         Ok(())
     }
-}
-
-pub(crate) fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use clerk_sync_clerk_api::{DEFAULT_API_RATE, DEFAULT_API_URL, SecretKey, parse_api_url};
 use clerk_sync_db::DeleteMode;
-use clerk_sync_runtime::{CommonArgs, DEFAULT_DATABASE_URL};
+use clerk_sync_runtime::{CommonArgs, DEFAULT_DATABASE_URL, parse_interval};
 
 use crate::Backoff;
 use crate::api::ApiTokens;
@@ -169,15 +169,6 @@ pub struct Settings {
     /// Settings shared by every binary.
     #[command(flatten)]
     pub common: CommonArgs,
-}
-
-/// A duration as people write it (`6h`, `90s`, `1h 30m`), or `0` for none.
-pub fn parse_interval(value: &str) -> Result<Duration, String> {
-    let value = value.trim();
-    if value == "0" {
-        return Ok(Duration::ZERO);
-    }
-    humantime::parse_duration(value).map_err(|_| "must be a duration such as 6h, 30m or 0".into())
 }
 
 fn positive(value: &str) -> Result<usize, String> {
@@ -374,19 +365,5 @@ impl Config {
     /// `claim_idle`, so a live worker's entries are never taken over.
     pub fn keep_every(&self) -> Duration {
         (self.claim_idle / 4).max(Duration::from_millis(50))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intervals_are_durations_as_people_write_them_or_zero() {
-        assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_interval(" 6h "), Ok(Duration::from_secs(6 * 3600)));
-        assert_eq!(parse_interval("7d"), Ok(Duration::from_secs(7 * 86_400)));
-        assert!(parse_interval("soon").is_err());
-        assert!(parse_interval("").is_err());
     }
 }

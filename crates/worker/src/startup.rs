@@ -13,12 +13,13 @@ use tokio_util::sync::CancellationToken;
 use crate::Config;
 use crate::api::ApiState;
 use crate::consume::{PROMOTE_LIMIT, pipeline, promote_forever};
-use crate::ondemand::Syncer;
 use crate::outage::DatabaseHealth;
 use crate::prepare::{migrate, warn_if_redis_can_evict};
 use crate::process::{Processed, Processor};
-use crate::reconcile::{Reconciler, schedule};
+use crate::schedule;
 use clerk_sync_clerk_api::{Client, RetryPolicy};
+use clerk_sync_mirror::ondemand::Syncer;
+use clerk_sync_mirror::reconcile::Reconciler;
 
 /// Connections the application API may hold at once.
 const API_CONNECTIONS: usize = 4;

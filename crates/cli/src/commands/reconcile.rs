@@ -1,5 +1,5 @@
 //! `clerk-sync reconcile`: `verify`'s comparison, then the repair, through the queue and the
-//! same versioned path as every event (see `clerk_sync_worker::reconcile`): missing and
+//! same versioned path as every event (see `clerk_sync_mirror::reconcile`): missing and
 //! stale objects queued whole, objects Clerk no longer has deleted as their deletion event
 //! would delete them. Then it waits for the workers to apply what it queued.
 //!
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use clerk_sync_clerk_api::{ClerkArgs, Kind};
 use clerk_sync_db::PoolConfig;
-use clerk_sync_worker::reconcile::{Options, Reconciler, Report};
+use clerk_sync_mirror::reconcile::{Options, Reconciler, Report};
 use indicatif::ProgressBar;
 
 use super::backfill::progress_bar;
@@ -44,7 +44,7 @@ pub struct Args {
     max_deletions: Option<usize>,
 
     /// How long to wait for the workers to apply the repairs (`0`: do not wait).
-    #[arg(long, default_value = "5m", value_parser = clerk_sync_worker::parse_interval)]
+    #[arg(long, default_value = "5m", value_parser = clerk_sync_runtime::parse_interval)]
     wait: Duration,
 
     /// Print the result as JSON, for scripts.
@@ -80,7 +80,7 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
     let _lock = if args.dry_run {
         None
     } else {
-        match clerk_sync_worker::reconcile::exclusive(&database).await {
+        match clerk_sync_mirror::reconcile::exclusive(&database).await {
             Ok(Some(conn)) => Some(conn),
             Ok(None) => {
                 eprintln!(

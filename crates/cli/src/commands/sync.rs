@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clerk_sync_clerk_api::{ClerkArgs, RetryPolicy};
 use clerk_sync_db::{ApplyOptions, DeleteMode, PoolConfig};
-use clerk_sync_worker::ondemand::{ObjectKind, SyncError, Syncer};
+use clerk_sync_mirror::ondemand::{ObjectKind, SyncError, Syncer};
 
 /// What to refresh.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

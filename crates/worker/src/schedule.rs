@@ -14,7 +14,8 @@ use clerk_sync_queue::{Keys, Pool};
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
 
-use super::{Options, Reconciler, checkpoint, unix_ms};
+use clerk_sync_mirror::reconcile::{self, Options, Reconciler};
+
 use crate::metrics::RECONCILE_RUNS_TOTAL;
 
 /// Runs reconciliations every `interval` until `shutdown`.
@@ -40,7 +41,7 @@ pub(crate) async fn run_forever(
         if !due(&redis, &keys, interval).await {
             continue;
         }
-        let conn = match super::exclusive(&database).await {
+        let conn = match reconcile::exclusive(&database).await {
             Ok(Some(conn)) => conn,
             // Someone else runs it.
             Ok(None) => continue,
@@ -91,13 +92,11 @@ pub(crate) async fn run_forever(
 /// Whether a run is due: the last finished longer than `interval` ago (or never), or one was
 /// interrupted.
 async fn due(redis: &Pool, keys: &Keys, interval: Duration) -> bool {
-    let interrupted = checkpoint::Checkpoint::new(redis.clone(), keys.clone())
-        .interrupted()
-        .await
-        .is_ok_and(|r| r.is_some());
-    let last = checkpoint::last_run(redis, keys).await.ok().flatten();
+    let interrupted = reconcile::interrupted(redis, keys).await.unwrap_or(false);
+    let last = reconcile::last_run(redis, keys).await.ok().flatten();
     interrupted
         || last.is_none_or(|last| {
-            unix_ms().saturating_sub(last.finished_ms) >= interval.as_millis() as i64
+            (clerk_sync_runtime::unix_ms() as i64).saturating_sub(last.finished_ms)
+                >= interval.as_millis() as i64
         })
 }

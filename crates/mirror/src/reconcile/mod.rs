@@ -20,7 +20,6 @@
 
 mod checkpoint;
 mod drift;
-pub(crate) mod schedule;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -30,7 +29,8 @@ use clerk_sync_db::{DbError, Held, Mirrored, PoolConfig};
 use clerk_sync_queue::{EnqueueError, Enqueuer, Entry, Keys, Pool};
 use serde::Serialize;
 
-pub use checkpoint::{LastRun, last_run};
+pub use checkpoint::{LastRun, interrupted, last_run};
+
 pub use drift::KindReport;
 
 /// Why a run could not be made. Nothing it queued before is undone: every queued event is
@@ -468,5 +468,5 @@ fn mirrored(kind: Kind) -> Mirrored {
 
 /// Now, Unix ms, as the rest of the crate reads it.
 pub(crate) fn unix_ms() -> i64 {
-    crate::process::unix_ms() as i64
+    clerk_sync_runtime::unix_ms() as i64
 }

@@ -257,7 +257,7 @@ impl Syncer {
                 .collect()
             }
         };
-        let now = crate::process::unix_ms() as i64;
+        let now = clerk_sync_runtime::unix_ms() as i64;
         let parsed = events
             .iter()
             .map(|(svix_id, payload)| {

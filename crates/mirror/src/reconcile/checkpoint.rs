@@ -160,6 +160,14 @@ fn queue_error(error: redis::RedisError) -> ReconcileError {
     ReconcileError::Queue(error.to_string())
 }
 
+/// Whether a run under `keys` was interrupted and waits to be resumed.
+pub async fn interrupted(redis: &Pool, keys: &Keys) -> Result<bool, ReconcileError> {
+    let run = Checkpoint::new(redis.clone(), keys.clone())
+        .interrupted()
+        .await?;
+    Ok(run.is_some())
+}
+
 /// The last finished run under `keys`, if there was one.
 pub async fn last_run(redis: &Pool, keys: &Keys) -> Result<Option<LastRun>, redis::RedisError> {
     let Ok(mut conn) = redis.get().await else {

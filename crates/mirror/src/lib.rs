@@ -1,0 +1,14 @@
+//! The Backend API side of clerk-sync: everything that reads Clerk's Backend API on its own
+//! initiative and writes what it finds, for the worker and the CLI alike.
+//!
+//! - [`ondemand`]: one user or organization fetched and applied through the webhook path,
+//!   for the application API and `clerk-sync sync`;
+//! - [`reconcile`]: the database compared with Clerk's lists and repaired through the queue.
+//!
+//! Both read Clerk through [`clerk_sync_clerk_api::Client`] and write through the same
+//! versioned apply path as every webhook, so nothing they do can overwrite a newer state or
+//! bring a deleted object back.
+
+pub mod metrics;
+pub mod ondemand;
+pub mod reconcile;
