@@ -1,46 +1,42 @@
 //! One GET against the Backend API, with the waiting and retrying Clerk asks for.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use clerk_sync_runtime::Backoff;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, RETRY_AFTER};
+use tokio::time::Instant;
 
 use super::SecretKey;
+use crate::budget::{Budget, Retries};
 
 /// Bound on one request, body included. A page of 500 users is a few hundred kilobytes.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on opening a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request may keep retrying: a batch job can wait minutes, a request an
-/// application is waiting on cannot.
+/// application is waiting on cannot (it also carries a deadline: see [`Client::get`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries of one request before giving up.
     pub max_retries: u32,
-    /// The longest `Retry-After` honoured as is; a longer one is capped, then asked again.
-    pub max_retry_after: Duration,
     /// Bound on one request, body included.
     pub timeout: Duration,
 }
 
 impl RetryPolicy {
-    /// For `backfill`, `verify` and `reconcile`: with the backoff below, about two minutes.
+    /// For `backfill`, `verify` and `reconcile`: with the backoff below, a few minutes of
+    /// 5xx, and any 429's `Retry-After` waited out in full.
     pub const PATIENT: Self = Self {
         max_retries: 8,
-        max_retry_after: Duration::from_secs(120),
         timeout: REQUEST_TIMEOUT,
     };
 
     /// For a fetch an application waits on: a few seconds at most before answering 503.
     pub const PROMPT: Self = Self {
         max_retries: 2,
-        max_retry_after: Duration::from_secs(2),
         timeout: Duration::from_secs(10),
     };
 }
@@ -51,38 +47,60 @@ const BACKOFF: Backoff = Backoff {
     max: Duration::from_secs(30),
 };
 
-/// Why a request to Clerk failed. Messages never include the secret key.
+/// The `code` of Clerk's error for an object it does not have. Only this, in Clerk's own
+/// JSON error body, means "gone": a proxy's or a load balancer's 404 means nothing about
+/// the object.
+pub const RESOURCE_NOT_FOUND: &str = "resource_not_found";
+
+/// Why a request to Clerk failed. Messages never include the secret key, and never Clerk's
+/// error text (which may quote personal data): only its stable `code`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 401 or 403: the key is wrong, revoked, or for another instance.
+    /// The HTTP client could not be built (the system's TLS roots are unreadable).
+    #[error("cannot build the HTTP client")]
+    Setup(#[source] reqwest::Error),
+    /// 401 or 403 in Clerk's own error body: the key is wrong, revoked, or for another
+    /// instance.
     #[error(
         "Clerk's Backend API refused CLERK_SECRET_KEY ({status}{}); check the key and CLERK_API_URL",
-        clerk_message(message)
+        code_suffix(code)
     )]
     Unauthorized {
         /// The status Clerk answered.
         status: StatusCode,
-        /// What Clerk said, when it said something.
-        message: Option<String>,
+        /// Clerk's error code, when it gave one.
+        code: Option<String>,
     },
-    /// 404: the endpoint does not exist on this instance or API version.
-    #[error("{path} is not there (404)")]
+    /// 404 with Clerk's `resource_not_found`: Clerk does not have what was asked for.
+    #[error("{path} is not there (404 {RESOURCE_NOT_FOUND})")]
     NotFound {
         /// The path asked for.
         path: String,
     },
-    /// Another 4xx: the request itself is wrong; retrying will not help.
+    /// An answer that is neither a success nor Clerk's own error: a proxy's HTML page, an
+    /// empty body. Says nothing about the object asked for.
+    #[error(
+        "GET {path} answered {status} without Clerk's error body: is something between clerk-sync and Clerk (a proxy, CLERK_API_URL)?"
+    )]
+    NotClerk {
+        /// The path asked for.
+        path: String,
+        /// The status answered.
+        status: StatusCode,
+    },
+    /// Another 4xx in Clerk's own error body: the request itself is wrong; retrying will
+    /// not help.
     #[error(
         "Clerk's Backend API refused GET {path} ({status}{})",
-        clerk_message(message)
+        code_suffix(code)
     )]
     Refused {
         /// The path asked for.
         path: String,
         /// The status Clerk answered.
         status: StatusCode,
-        /// What Clerk said, when it said something.
-        message: Option<String>,
+        /// Clerk's error code, when it gave one.
+        code: Option<String>,
     },
     /// 429 or 5xx, every time, until the retries ran out.
     #[error("Clerk's Backend API answered GET {path} with {status} {attempts} times in a row")]
@@ -93,8 +111,15 @@ pub enum ApiError {
         status: StatusCode,
         /// Requests made.
         attempts: u32,
-        /// The last `Retry-After`, when Clerk sent one.
+        /// When to try again, as far as Clerk said.
         retry_after: Option<Duration>,
+    },
+    /// The process's budget has no turn for the request before its deadline: Clerk asked
+    /// for a pause (429) that lasts longer, or too many requests wait already.
+    #[error("no Backend API request may be made for {}s (CLERK_API_RATE, or Clerk's 429)", .retry_after.as_secs().max(1))]
+    Busy {
+        /// When to try again.
+        retry_after: Duration,
     },
     /// No answer: connection refused or lost, DNS, TLS, timeout.
     #[error("cannot reach Clerk's Backend API at {base} ({attempts} attempts)")]
@@ -118,85 +143,72 @@ pub enum ApiError {
     },
 }
 
-fn clerk_message(message: &Option<String>) -> String {
-    message
-        .as_ref()
-        .map(|m| format!(": {m}"))
-        .unwrap_or_default()
-}
+impl ApiError {
+    /// When a later try may succeed, where that is known.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::GaveUp { retry_after, .. } => *retry_after,
+            Self::Busy { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
 
-/// How many requests were retried, and why: `backfill` reports them.
-#[derive(Debug, Default)]
-pub struct Retries {
-    /// 429s waited out.
-    pub rate_limited: AtomicU64,
-    /// 5xx answers retried.
-    pub server_errors: AtomicU64,
-    /// Timeouts and connection failures retried.
-    pub connection: AtomicU64,
-}
-
-impl Retries {
-    /// All retries.
-    pub fn total(&self) -> u64 {
-        self.rate_limited.load(Ordering::Relaxed)
-            + self.server_errors.load(Ordering::Relaxed)
-            + self.connection.load(Ordering::Relaxed)
+    /// Clerk's error code, where Clerk gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Unauthorized { code, .. } | Self::Refused { code, .. } => code.as_deref(),
+            Self::NotFound { .. } => Some(RESOURCE_NOT_FOUND),
+            _ => None,
+        }
     }
 }
 
-/// A Backend API client for one instance.
+fn code_suffix(code: &Option<String>) -> String {
+    code.as_ref().map(|c| format!(": {c}")).unwrap_or_default()
+}
+
+/// A Backend API client for one instance, spending its process's [`Budget`].
 #[derive(Debug)]
 pub struct Client {
     http: reqwest::Client,
     base: reqwest::Url,
     key: SecretKey,
-    retries: Retries,
     policy: RetryPolicy,
-    pace: Option<Arc<DefaultDirectRateLimiter>>,
+    budget: Arc<Budget>,
 }
 
 impl Client {
-    /// A client for the API at `base` with `key`, patient with Clerk's 429s and 5xx.
-    pub fn new(base: reqwest::Url, key: SecretKey) -> anyhow::Result<Self> {
-        Self::with_policy(base, key, RetryPolicy::PATIENT)
-    }
-
-    /// A client that retries as `policy` says.
-    pub fn with_policy(
+    /// A client for the API at `base` with `key`, retrying as `policy` says, every request
+    /// taking its turn from `budget` (one per process, shared by all its clients).
+    pub fn new(
         base: reqwest::Url,
         key: SecretKey,
         policy: RetryPolicy,
-    ) -> anyhow::Result<Self> {
+        budget: Arc<Budget>,
+    ) -> Result<Self, ApiError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("clerk-sync/", env!("CARGO_PKG_VERSION")))
             .timeout(policy.timeout)
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
-            .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+            .map_err(ApiError::Setup)?;
         Ok(Self {
             http,
             base,
             key,
-            retries: Retries::default(),
             policy,
-            pace: None,
+            budget,
         })
     }
 
-    /// Sends at most `per_second` requests a second, evenly spaced (no burst), retries
-    /// included: Clerk's limits are per instance (production 1,000 requests per 10 s,
-    /// development 100), shared with everything else that calls it, and a 429 honoured
-    /// after the fact has already cost the others a refusal.
-    pub fn paced(mut self, per_second: NonZeroU32) -> Self {
-        let quota = Quota::per_second(per_second).allow_burst(NonZeroU32::MIN);
-        self.pace = Some(Arc::new(RateLimiter::direct(quota)));
-        self
+    /// The retries made so far by every client of this process (they share its budget).
+    pub fn retries(&self) -> &Retries {
+        self.budget.retries()
     }
 
-    /// The retries made so far.
-    pub fn retries(&self) -> &Retries {
-        &self.retries
+    /// The budget every request of this client spends.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     /// `CLERK_API_URL` without credentials or path, for messages.
@@ -206,27 +218,44 @@ impl Client {
 
     /// GETs `path` (relative to `/v1/`) with `query`, riding out 429s, 5xx and lost
     /// connections as the client's [`RetryPolicy`] allows, and returns the body of the
-    /// first 2xx.
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, ApiError> {
+    /// first 2xx. With a `deadline`, gives up rather than wait past it: every turn, backoff
+    /// and request fits before it, or the call fails at once with what to wait.
+    pub async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, ApiError> {
         let url = self.url(path);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            if let Some(pace) = &self.pace {
-                pace.until_ready().await;
-            }
+            self.budget
+                .turn(deadline)
+                .await
+                .map_err(|spent| ApiError::Busy {
+                    retry_after: spent.retry_after,
+                })?;
+            let timeout = deadline.map_or(self.policy.timeout, |d| {
+                self.policy
+                    .timeout
+                    .min(d.saturating_duration_since(Instant::now()))
+                    .max(Duration::from_millis(1))
+            });
             let sent = self
                 .http
                 .get(url.clone())
                 .query(query)
                 .bearer_auth(self.key.expose())
                 .header(ACCEPT, "application/json")
+                .timeout(timeout)
                 .send()
                 .await;
             let response = match sent {
                 Ok(response) => response,
                 Err(error) => {
-                    self.retry_connection(path, attempt, error).await?;
+                    self.retry_connection(path, attempt, deadline, error)
+                        .await?;
                     continue;
                 }
             };
@@ -236,48 +265,52 @@ impl Client {
                     Ok(body) => return Ok(body.to_vec()),
                     // The connection broke mid-body: as good as no answer.
                     Err(error) => {
-                        self.retry_connection(path, attempt, error).await?;
+                        self.retry_connection(path, attempt, deadline, error)
+                            .await?;
                         continue;
                     }
                 }
             }
             if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                 let asked = retry_after(response.headers());
-                if attempt > self.policy.max_retries {
-                    return Err(ApiError::GaveUp {
-                        path: path.to_owned(),
-                        status,
-                        attempts: attempt,
-                        retry_after: asked,
-                    });
-                }
-                let wait = if status == StatusCode::TOO_MANY_REQUESTS {
-                    self.retries.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    asked
-                        .map(|wait| wait.min(self.policy.max_retry_after))
-                        .unwrap_or_else(|| BACKOFF.delay(attempt - 1))
-                } else {
-                    self.retries.server_errors.fetch_add(1, Ordering::Relaxed);
-                    BACKOFF.delay(attempt - 1)
+                let gave_up = || ApiError::GaveUp {
+                    path: path.to_owned(),
+                    status,
+                    attempts: attempt,
+                    retry_after: asked,
                 };
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    self.budget
+                        .retries()
+                        .rate_limited
+                        .fetch_add(1, Ordering::Relaxed);
+                    // Honoured in full, by every request of the process: the next turn
+                    // comes after it (or, past a deadline, is refused with what is left).
+                    let wait = asked.unwrap_or_else(|| BACKOFF.delay(attempt - 1));
+                    self.budget.hold_off(wait);
+                    tracing::warn!(
+                        path,
+                        wait_s = wait.as_secs(),
+                        "Clerk's Backend API answered 429: no request before the wait is over"
+                    );
+                    if attempt > self.policy.max_retries {
+                        return Err(gave_up());
+                    }
+                    continue;
+                }
+                self.budget
+                    .retries()
+                    .server_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                let wait = BACKOFF.delay(attempt - 1);
+                if attempt > self.policy.max_retries || past(deadline, wait) {
+                    return Err(gave_up());
+                }
                 tracing::debug!(%status, path, wait_ms = wait.as_millis() as u64, "retrying");
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let message = self.error_message(response).await;
-            return Err(match status {
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    ApiError::Unauthorized { status, message }
-                }
-                StatusCode::NOT_FOUND => ApiError::NotFound {
-                    path: path.to_owned(),
-                },
-                _ => ApiError::Refused {
-                    path: path.to_owned(),
-                    status,
-                    message,
-                },
-            });
+            return Err(self.refusal(path, status, response).await);
         }
     }
 
@@ -293,48 +326,75 @@ impl Client {
         &self,
         path: &str,
         attempt: u32,
+        deadline: Option<Instant>,
         error: reqwest::Error,
     ) -> Result<(), ApiError> {
-        if attempt > self.policy.max_retries {
+        let wait = BACKOFF.delay(attempt - 1);
+        if attempt > self.policy.max_retries || past(deadline, wait) {
             return Err(ApiError::Unreachable {
                 base: self.base_display(),
                 attempts: attempt,
                 source: error.without_url(),
             });
         }
-        self.retries.connection.fetch_add(1, Ordering::Relaxed);
+        self.budget
+            .retries()
+            .connection
+            .fetch_add(1, Ordering::Relaxed);
         tracing::debug!(path, error = %error.without_url(), "retrying after a failed request");
-        tokio::time::sleep(BACKOFF.delay(attempt - 1)).await;
+        tokio::time::sleep(wait).await;
         Ok(())
     }
 
-    /// The first error of Clerk's `{"errors":[{"message","long_message","code"}]}`, on one
-    /// line, without the key.
-    async fn error_message(&self, response: reqwest::Response) -> Option<String> {
-        #[derive(serde::Deserialize)]
-        struct Errors {
-            errors: Vec<ClerkError>,
-        }
-        #[derive(serde::Deserialize)]
-        struct ClerkError {
-            message: Option<String>,
-            long_message: Option<String>,
-            code: Option<String>,
-        }
-        let body = response.bytes().await.ok()?;
-        let first = serde_json::from_slice::<Errors>(&body)
-            .ok()?
-            .errors
-            .into_iter()
-            .next()?;
-        let text = first.long_message.or(first.message)?;
-        let text = match first.code {
-            Some(code) => format!("{text} [{code}]"),
-            None => text,
+    /// What a 4xx that is not a 429 means, read from Clerk's
+    /// `{"errors":[{"code", …}]}`: only Clerk's own body speaks for Clerk. Its messages are
+    /// left unread: they may quote personal data, and the code says what happened.
+    async fn refusal(
+        &self,
+        path: &str,
+        status: StatusCode,
+        response: reqwest::Response,
+    ) -> ApiError {
+        let path = path.to_owned();
+        let Some(code) = clerk_error_code(&response.bytes().await.unwrap_or_default()) else {
+            return ApiError::NotClerk { path, status };
         };
-        let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        Some(self.key.redact(&one_line))
+        match status {
+            StatusCode::NOT_FOUND if code.as_deref() == Some(RESOURCE_NOT_FOUND) => {
+                ApiError::NotFound { path }
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                ApiError::Unauthorized { status, code }
+            }
+            _ => ApiError::Refused { path, status, code },
+        }
     }
+}
+
+/// Whether waiting `wait` from now would end past `deadline`.
+fn past(deadline: Option<Instant>, wait: Duration) -> bool {
+    deadline.is_some_and(|d| Instant::now() + wait >= d)
+}
+
+/// The first error code of Clerk's error body, `Some(None)` for Clerk's body without a
+/// code; `None` when the body is not Clerk's error at all.
+fn clerk_error_code(body: &[u8]) -> Option<Option<String>> {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<ClerkError>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ClerkError {
+        code: Option<String>,
+    }
+    let errors = serde_json::from_slice::<Errors>(body).ok()?.errors;
+    let first = errors.into_iter().next()?;
+    // A code is an identifier; anything else is not worth repeating.
+    Some(
+        first
+            .code
+            .filter(|c| c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')),
+    )
 }
 
 /// `Retry-After` in seconds, as Clerk sends it, capped at a day. (The HTTP-date form is not
@@ -352,19 +412,26 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU32;
+
     use super::*;
+
+    fn client(base: &str) -> Client {
+        let key = SecretKey::parse("sk_test_x").unwrap();
+        let budget = Arc::new(Budget::new(NonZeroU32::MIN));
+        Client::new(base.parse().unwrap(), key, RetryPolicy::PATIENT, budget).unwrap()
+    }
 
     #[test]
     fn paths_keep_a_prefix_of_the_base_url() {
-        let key = SecretKey::parse("sk_test_x").unwrap();
-        let direct = Client::new("https://api.clerk.com".parse().unwrap(), key.clone()).unwrap();
         assert_eq!(
-            direct.url("users").as_str(),
+            client("https://api.clerk.com").url("users").as_str(),
             "https://api.clerk.com/v1/users"
         );
-        let proxied = Client::new("http://proxy.internal/clerk/".parse().unwrap(), key).unwrap();
         assert_eq!(
-            proxied.url("organizations/org_1/memberships").as_str(),
+            client("http://proxy.internal/clerk/")
+                .url("organizations/org_1/memberships")
+                .as_str(),
             "http://proxy.internal/clerk/v1/organizations/org_1/memberships"
         );
     }
@@ -384,17 +451,46 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_key_but_never_show_it() {
+    fn only_clerks_own_error_body_is_read_as_clerks() {
+        let clerk = br#"{"errors":[{"message":"not found","long_message":"Resource jane@x.test not found","code":"resource_not_found"}],"clerk_trace_id":"t"}"#;
+        assert_eq!(
+            clerk_error_code(clerk),
+            Some(Some(RESOURCE_NOT_FOUND.to_owned()))
+        );
+        assert_eq!(
+            clerk_error_code(br#"{"errors":[{"message":"x"}]}"#),
+            Some(None)
+        );
+        for other in [
+            &b"<html><body>404 Not Found</body></html>"[..],
+            b"",
+            b"{}",
+            br#"{"errors":[]}"#,
+            br#"{"error":"not_found"}"#,
+        ] {
+            assert_eq!(clerk_error_code(other), None, "{other:?}");
+        }
+        assert_eq!(
+            clerk_error_code(br#"{"errors":[{"code":"has spaces <b>"}]}"#),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_clerks_code_but_never_its_text() {
         let error = ApiError::Unauthorized {
             status: StatusCode::UNAUTHORIZED,
-            message: Some(
-                "The provided Clerk Secret Key is invalid [authentication_invalid]".into(),
-            ),
+            code: Some("authentication_invalid".into()),
         };
         assert_eq!(
             error.to_string(),
-            "Clerk's Backend API refused CLERK_SECRET_KEY (401 Unauthorized: The provided Clerk \
-             Secret Key is invalid [authentication_invalid]); check the key and CLERK_API_URL"
+            "Clerk's Backend API refused CLERK_SECRET_KEY (401 Unauthorized: \
+             authentication_invalid); check the key and CLERK_API_URL"
         );
+        let busy = ApiError::Busy {
+            retry_after: Duration::from_millis(600_400),
+        };
+        assert_eq!(busy.retry_after(), Some(Duration::from_millis(600_400)));
+        assert!(busy.to_string().contains("600s"), "{busy}");
     }
 }

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | a user | `GET /v1/users/{id}` |
 //! | an organization | `GET /v1/organizations/{id}` |
+//! | the instance the key belongs to | `GET /v1/instance` |
 //!
 //! | list | endpoint | body |
 //! |---|---|---|
@@ -14,11 +15,18 @@
 //! | organizations | `GET /v1/organizations?order_by=+created_at` | `{"data": […], "total_count": n}` |
 //! | memberships | `GET /v1/organization_memberships`, or per organization `GET /v1/organizations/{id}/memberships` where the instance-wide list is not there (404) | `{"data": […], "total_count": n}` |
 //!
-//! Every request carries `Authorization: Bearer sk_…`, a `User-Agent` and a timeout. A 429 is
-//! waited out for as long as its `Retry-After` says; a 5xx, a timeout or a lost connection is
-//! retried with full-jitter backoff; anything else is an [`ApiError`] naming what Clerk said.
-//! How long that may go on is the client's [`RetryPolicy`]: minutes for a batch job, a few
-//! seconds for a request an application is waiting on.
+//! Every request carries `Authorization: Bearer sk_…`, a `User-Agent` and a timeout, and
+//! takes its turn from the process's [`Budget`] (`CLERK_API_RATE`). A 429 stops every request
+//! of the process for as long as its `Retry-After` says; a 5xx, a timeout or a lost
+//! connection is retried with full-jitter backoff; anything else is an [`ApiError`] naming
+//! Clerk's error code. How long that may go on is the client's [`RetryPolicy`] and the
+//! caller's deadline: minutes for a batch job, a few seconds for a request an application is
+//! waiting on.
+//!
+//! Only Clerk's own word says an object is gone: a 404 whose body is Clerk's JSON error
+//! with the code `resource_not_found` ([`ApiError::NotFound`]). A 404 from anything else on
+//! the way (a proxy's HTML page, an empty body) is [`ApiError::NotClerk`], a failure like a
+//! 5xx.
 //! Objects are kept as the raw JSON Clerk sent ([`Object::raw`]), so what is queued is byte
 //! for byte what the API returned.
 //!
@@ -26,14 +34,16 @@
 //! by one, and one object may be missed. Re-running is cheap (what was queued is skipped) and
 //! `clerk-sync verify` names what is still missing.
 
+mod budget;
 mod fetch;
 mod http;
 mod list;
 
 use std::fmt;
-use std::num::NonZeroU32;
 
-pub use http::{ApiError, Client, Retries, RetryPolicy};
+pub use budget::{Budget, MAX_WAITING, Retries, Spent};
+pub use fetch::{Instance, is_instance_id};
+pub use http::{ApiError, Client, RESOURCE_NOT_FOUND, RetryPolicy};
 pub use list::{Kind, Listing, MembershipPager, Object, PAGE_SIZE, Page, Pager};
 
 /// Clerk's Backend API when `CLERK_API_URL` is unset.
@@ -42,56 +52,6 @@ pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
 /// allows (100 per 10 s), a twentieth of production's (1,000 per 10 s), so a backfill or a
 /// reconciliation leaves room for the application's own calls. A page holds 500 objects.
 pub const DEFAULT_API_RATE: u32 = 5;
-
-/// Where Clerk's Backend API is, and the key to it: the settings `backfill` and `verify` share.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ClerkArgs {
-    /// Backend API secret key (`sk_…`), from the dashboard's API Keys page. Never printed.
-    #[arg(
-        long,
-        env = "CLERK_SECRET_KEY",
-        value_name = "CLERK_SECRET_KEY",
-        hide_env_values = true,
-        value_parser = SecretKey::parse
-    )]
-    pub clerk_secret_key: SecretKey,
-
-    /// Backend API base URL.
-    #[arg(
-        long,
-        env = "CLERK_API_URL",
-        value_name = "CLERK_API_URL",
-        default_value = DEFAULT_API_URL,
-        value_parser = parse_api_url
-    )]
-    pub clerk_api_url: reqwest::Url,
-
-    /// Requests per second at most to the Backend API, retries included.
-    #[arg(
-        long,
-        env = "CLERK_API_RATE",
-        value_name = "CLERK_API_RATE",
-        default_value_t = NonZeroU32::new(DEFAULT_API_RATE).unwrap_or(NonZeroU32::MIN)
-    )]
-    pub clerk_api_rate: NonZeroU32,
-}
-
-impl ClerkArgs {
-    /// A client for these settings, patient as a batch job may be, at `CLERK_API_RATE`.
-    pub fn client(&self) -> anyhow::Result<Client> {
-        self.client_with(RetryPolicy::PATIENT)
-    }
-
-    /// A client for these settings that retries as `policy` says, at `CLERK_API_RATE`.
-    pub fn client_with(&self, policy: RetryPolicy) -> anyhow::Result<Client> {
-        Ok(Client::with_policy(
-            self.clerk_api_url.clone(),
-            self.clerk_secret_key.clone(),
-            policy,
-        )?
-        .paced(self.clerk_api_rate))
-    }
-}
 
 /// `CLERK_SECRET_KEY`. Its `Debug` prints `***`, so it cannot reach a log or an error by way
 /// of a derived `Debug`.

@@ -2,8 +2,10 @@
 
 use std::collections::VecDeque;
 
+use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tokio::time::Instant;
 
 use super::{ApiError, Client};
 
@@ -121,6 +123,7 @@ pub struct Pager<'a> {
     offset: u64,
     total: Option<u64>,
     done: bool,
+    deadline: Option<Instant>,
 }
 
 impl<'a> Pager<'a> {
@@ -132,7 +135,14 @@ impl<'a> Pager<'a> {
             offset: 0,
             total: None,
             done: false,
+            deadline: None,
         }
+    }
+
+    /// Gives up on any page whose turn or answer would come after `deadline`.
+    pub fn until(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// Every user, ordered by `order_by` (`-updated_at`, `+created_at`, …).
@@ -198,7 +208,7 @@ impl<'a> Pager<'a> {
         if let Some(order_by) = self.order_by {
             query.push(("order_by", order_by.to_owned()));
         }
-        let body = self.client.get(&self.path, &query).await?;
+        let body = self.client.get(&self.path, &query, self.deadline).await?;
         let (items, total) = parse_list(&body).map_err(|source| ApiError::Malformed {
             path: self.path.clone(),
             source,
@@ -308,7 +318,15 @@ impl<'a> MembershipPager<'a> {
         while !self.stopped {
             match &mut self.state {
                 State::Instance(pager) => match pager.next_page().await {
-                    Err(ApiError::NotFound { .. }) if pager.total.is_none() => {
+                    // Clerk's own 404 (whatever its code) for the list itself; a proxy's
+                    // 404 is a failure, like any answer that is not Clerk's.
+                    Err(
+                        ApiError::NotFound { .. }
+                        | ApiError::Refused {
+                            status: StatusCode::NOT_FOUND,
+                            ..
+                        },
+                    ) if pager.total.is_none() => {
                         tracing::debug!(
                             "no instance-wide membership list; reading per organization"
                         );

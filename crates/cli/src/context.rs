@@ -1,6 +1,12 @@
+use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use clerk_sync_clerk_api::RetryPolicy;
+use clerk_sync_db::{PgPool, PoolConfig};
+use clerk_sync_mirror::Clerk;
+use clerk_sync_mirror::instance::{InstanceError, KeyGuard};
 use clerk_sync_queue::{Keys, Pool};
 use clerk_sync_runtime::CommonArgs;
 
@@ -52,4 +58,66 @@ pub struct DatabaseArgs {
         value_parser = clerk_sync_db::parse_database_url
     )]
     pub url: String,
+}
+
+impl DatabaseArgs {
+    /// How this command's connections are made: `statement_timeout` bounds each statement
+    /// (zero: none); nothing waits on locks forever.
+    pub fn config(&self, application_name: &str, statement_timeout: Duration) -> PoolConfig {
+        PoolConfig {
+            url: self.url.clone(),
+            max_size: 2,
+            statement_timeout,
+            lock_timeout: Duration::from_secs(10),
+            idle_in_transaction_timeout: Duration::from_secs(60),
+            application_name: application_name.to_owned(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// A small pool made as [`DatabaseArgs::config`] says.
+    pub fn pool(
+        &self,
+        application_name: &str,
+        statement_timeout: Duration,
+    ) -> anyhow::Result<PgPool> {
+        clerk_sync_db::build_pool(&self.config(application_name, statement_timeout))
+            .context("DATABASE_URL")
+    }
+
+    /// DATABASE_URL without credentials, for messages.
+    pub fn display(&self) -> String {
+        clerk_sync_runtime::redact_url(&self.url)
+    }
+}
+
+/// Holds `clerk`'s key to the instance the database mirrors, pinning it when none is, before
+/// a command reads anything else from Clerk or writes anything. A key of another instance
+/// (or a check that cannot be made) stops the command: the message names both instances,
+/// and the exit status is 2.
+pub async fn hold_key(clerk: &Clerk, database: &DatabaseArgs) -> Result<Arc<KeyGuard>, ExitCode> {
+    let built = database
+        .pool("clerk-sync instance check", Duration::from_secs(30))
+        .and_then(|pool| Ok(KeyGuard::new(clerk.client(RetryPolicy::PATIENT)?, pool)));
+    let guard = match built {
+        Ok(guard) => Arc::new(guard),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    match guard.check(None).await {
+        Ok(_) => Ok(guard),
+        Err(InstanceError::Database(error)) => {
+            eprintln!(
+                "error: cannot connect to PostgreSQL at {}, where the pinned Clerk instance is recorded: {error}",
+                database.display()
+            );
+            Err(ExitCode::from(2))
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Err(ExitCode::from(2))
+        }
+    }
 }

@@ -55,6 +55,8 @@ pub enum Command {
     Changes(commands::changes::Args),
     /// Compare the database with Clerk, then repair the drift through the queue.
     Reconcile(commands::reconcile::Args),
+    /// Show the Clerk instance this database mirrors, or pin another (`pin <ins_…> --confirm`).
+    Instance(commands::instance::Args),
 }
 
 /// Runs one command and returns the process's exit status.
@@ -70,5 +72,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => commands::sync::run(args).await,
         Command::Changes(args) => commands::changes::run(args).await,
         Command::Reconcile(args) => commands::reconcile::run(&context, args).await,
+        Command::Instance(args) => commands::instance::run(args).await,
     }
 }

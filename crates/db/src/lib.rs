@@ -18,6 +18,7 @@
 mod apply;
 mod error;
 mod feed;
+mod instance;
 mod inventory;
 mod migrate;
 mod pool;
@@ -36,8 +37,9 @@ pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use feed::{
     CHANGES_CHANNEL, Change, ChangeListener, ChangeNotice, FEED_LOCK, Op, PRUNE_LOCK,
-    prune_changes, read_changes,
+    changes_pruned_through, prune_changes, read_changes,
 };
+pub use instance::{PinnedInstance, pin_instance, pinned_instance, repin_instance};
 pub use inventory::{Held, Mirrored, inventory};
 pub use migrate::{MIGRATIONS, migration_status, run_migrations};
 pub use pool::{PgConn, PgPool, PoolConfig, build_pool, connect, parse_database_url, ping};

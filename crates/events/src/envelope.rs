@@ -71,7 +71,21 @@ pub enum EventData {
     Unhandled,
 }
 
+/// The instance ids of the examples Clerk publishes (its webhook specification's, which the
+/// dashboard's "Send Example" sends, and its guides'). An event naming one of them is a
+/// test, not a word from any real instance: it neither pins the database's instance nor is
+/// refused by it.
+pub const EXAMPLE_INSTANCE_IDS: &[&str] = &["ins_123", "ins_2g7np7Hrk0SN6kj5EDMLDaKNL0S"];
+
 impl Event {
+    /// The Clerk instance the event names, unless it names none or one of Clerk's examples
+    /// ([`EXAMPLE_INSTANCE_IDS`]).
+    pub fn named_instance(&self) -> Option<&str> {
+        self.instance_id
+            .as_deref()
+            .filter(|id| !EXAMPLE_INSTANCE_IDS.contains(id))
+    }
+
     /// The id of the object the event is about, where it has one.
     pub fn object_id(&self) -> Option<&str> {
         Some(match &self.data {

@@ -86,7 +86,7 @@ mod user;
 
 pub use access::{Permission, Role};
 pub use billing::{PaymentAttempt, Subscription, SubscriptionItem};
-pub use envelope::{Event, EventData, HttpRequest, parse};
+pub use envelope::{EXAMPLE_INSTANCE_IDS, Event, EventData, HttpRequest, parse};
 pub use error::ParseError;
 pub use message::{Channel, Message, WaitlistEntry};
 pub use organization::{Domain, Invitation, MemberUser, Membership, Organization};

@@ -3,12 +3,20 @@
 //!
 //! - [`ondemand`]: one user or organization fetched and applied through the webhook path,
 //!   for the application API and `clerk-sync sync`;
-//! - [`reconcile`]: the database compared with Clerk's lists and repaired through the queue.
+//! - [`reconcile`]: the database compared with Clerk's lists and repaired through the queue;
+//! - [`instance`]: the one Clerk instance the database mirrors, which every key is held to
+//!   before anything is read with it;
+//! - [`ClerkArgs`]: `CLERK_SECRET_KEY`, `CLERK_API_URL` and `CLERK_API_RATE`, declared once,
+//!   and the process's one budget of Backend API requests ([`Clerk`]).
 //!
 //! Both read Clerk through [`clerk_sync_clerk_api::Client`] and write through the same
 //! versioned apply path as every webhook, so nothing they do can overwrite a newer state or
 //! bring a deleted object back.
 
+pub mod instance;
 pub mod metrics;
 pub mod ondemand;
 pub mod reconcile;
+mod settings;
+
+pub use settings::{Clerk, ClerkArgs};

@@ -7,6 +7,7 @@
 mod backoff;
 mod clock;
 mod healthcheck;
+pub mod http;
 mod prometheus;
 mod settings;
 mod shutdown;

@@ -22,18 +22,19 @@
 mod api;
 mod consume;
 mod failure;
-mod http;
 pub mod metrics;
 mod outage;
 mod prepare;
+mod probes;
 mod process;
 mod retention;
 mod schedule;
 mod settings;
 mod startup;
 
-pub use api::ApiTokens;
+pub use api::{ApiTokens, DEADLINE as API_DEADLINE};
+pub use clerk_sync_mirror::Clerk;
 pub use clerk_sync_runtime::Backoff;
 pub use failure::Failure;
-pub use settings::{ApiConfig, ClerkConfig, Command, Config, Settings, default_consumer_name};
+pub use settings::{ApiConfig, Command, Config, Settings, default_consumer_name};
 pub use startup::{Drained, Worker};

@@ -51,6 +51,10 @@ pub const RECONCILE_INTERVAL_SECONDS: &str = "clerk_sync_reconcile_interval_seco
 /// Objects out of step found by the last reconciliation, by `kind` (users, organizations,
 /// memberships) and `drift` (missing, stale, extra).
 pub const DRIFT_OBJECTS: &str = "clerk_sync_drift_objects";
+/// 1 while this worker's `CLERK_SECRET_KEY` belongs to another Clerk instance than the one
+/// the database mirrors (its API fetches nothing, its reconciliation runs none).
+pub const INSTANCE_MISMATCH: &str = "clerk_sync_clerk_instance_mismatch";
+pub use clerk_sync_mirror::metrics::REFUSALS_TOTAL;
 /// Scheduled reconciliations this worker ran, by `outcome` (ok, failed).
 pub const RECONCILE_RUNS_TOTAL: &str = "clerk_sync_reconcile_runs_total";
 /// The `kind` label of [`DRIFT_OBJECTS`].
@@ -117,6 +121,10 @@ pub fn handle() -> PrometheusHandle {
             metrics::counter!(RECONCILE_RUNS_TOTAL, "outcome" => outcome).increment(0);
         }
         metrics::gauge!(RECONCILE_LAST_SUCCESS).set(0.0);
+        metrics::gauge!(INSTANCE_MISMATCH).set(0.0);
+        for reason in clerk_sync_mirror::metrics::REFUSAL_REASONS {
+            metrics::counter!(REFUSALS_TOTAL, "reason" => *reason).increment(0);
+        }
         for kind in DRIFT_KINDS {
             for drift in ["missing", "stale", "extra"] {
                 metrics::gauge!(DRIFT_OBJECTS, "kind" => *kind, "drift" => drift).set(0.0);

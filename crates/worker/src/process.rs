@@ -233,7 +233,12 @@ impl Processor {
     async fn attempt(&self, items: &[Item], settling: &mut Settling) -> Result<bool, String> {
         match self.apply(items).await {
             Ok(outcomes) => {
-                self.applied(items, &outcomes, settling);
+                let pinned = if outcomes.contains(&Outcome::InstanceMismatch) {
+                    self.pinned_instance().await
+                } else {
+                    None
+                };
+                self.applied(items, &outcomes, pinned.as_deref(), settling);
                 Ok(true)
             }
             Err(Failure::DatabaseDown(reason)) => Err(reason),
@@ -296,6 +301,14 @@ impl Processor {
         outcome
     }
 
+    /// The instance the database mirrors, for the reason a mismatched event is
+    /// dead-lettered with; `None` when it cannot be read now (the reason says less).
+    async fn pinned_instance(&self) -> Option<String> {
+        let conn = self.db.get().await.ok()?;
+        let pinned = clerk_sync_db::pinned_instance(&conn).await.ok()??;
+        Some(pinned.instance_id)
+    }
+
     /// A slow attempt is the event's problem if PostgreSQL still answers, an outage if not.
     async fn classify_timeout(&self) -> Failure {
         let timeout_ms = self.attempt_timeout.as_millis();
@@ -307,9 +320,26 @@ impl Processor {
         }
     }
 
-    fn applied(&self, items: &[Item], outcomes: &[Outcome], settling: &mut Settling) {
+    fn applied(
+        &self,
+        items: &[Item],
+        outcomes: &[Outcome],
+        pinned: Option<&str>,
+        settling: &mut Settling,
+    ) {
         let now = clerk_sync_runtime::unix_ms();
         for (item, outcome) in items.iter().zip(outcomes) {
+            if *outcome == Outcome::InstanceMismatch {
+                let error = format!(
+                    "instance_mismatch: the event is from Clerk instance {}, this database mirrors {} (see `clerk-sync instance`)",
+                    item.event.instance_id.as_deref().unwrap_or("?"),
+                    pinned.unwrap_or("another"),
+                );
+                let attempts = u64::from(item.attempt) + 1;
+                let (id, svix_id, event_type) = (&item.id, &item.svix_id, &item.event.event_type);
+                settling.dead_letter(id, svix_id, event_type, error, attempts);
+                continue;
+            }
             settling.ack(&item.id);
             m::settled(&item.event.event_type, outcome.as_str());
             if *outcome == Outcome::Applied {

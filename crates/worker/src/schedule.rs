@@ -5,8 +5,10 @@
 //! PostgreSQL advisory lock on a connection of its own and runs it, at the Backend API pace
 //! `CLERK_API_RATE` sets. The others find the lock taken, or the run fresh, and wait for
 //! their next look. The run reads on its own connection and queues its repairs like any
-//! sender, so event processing is never held up by it.
+//! sender, so event processing is never held up by it. A worker whose key belongs to another
+//! Clerk instance than the one the database mirrors runs none.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_sync_db::PoolConfig;
@@ -14,13 +16,16 @@ use clerk_sync_queue::{Keys, Pool};
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
 
+use clerk_sync_mirror::instance::{InstanceError, KeyGuard};
 use clerk_sync_mirror::reconcile::{self, Options, Reconciler};
 
 use crate::metrics::RECONCILE_RUNS_TOTAL;
 
-/// Runs reconciliations every `interval` until `shutdown`.
+/// Runs reconciliations every `interval` until `shutdown`; none while `guard` finds the key
+/// to be another Clerk instance's.
 pub(crate) async fn run_forever(
     reconciler: Reconciler,
+    guard: Arc<KeyGuard>,
     interval: Duration,
     database: PoolConfig,
     redis: Pool,
@@ -40,6 +45,18 @@ pub(crate) async fn run_forever(
         wait = look_every;
         if !due(&redis, &keys, interval).await {
             continue;
+        }
+        // The guard logs a mismatch when it first sees it; a run would only refuse.
+        match guard.check(None).await {
+            Ok(_) => {}
+            Err(InstanceError::Mismatch { .. }) => {
+                refusal_skipped();
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot check CLERK_SECRET_KEY's instance for the scheduled reconciliation");
+                continue;
+            }
         }
         let conn = match reconcile::exclusive(&database).await {
             Ok(Some(conn)) => conn,
@@ -93,10 +110,22 @@ pub(crate) async fn run_forever(
 /// interrupted.
 async fn due(redis: &Pool, keys: &Keys, interval: Duration) -> bool {
     let interrupted = reconcile::interrupted(redis, keys).await.unwrap_or(false);
-    let last = reconcile::last_run(redis, keys).await.ok().flatten();
+    let finished = reconcile::last_run(redis, keys)
+        .await
+        .ok()
+        .flatten()
+        .map(|last| last.finished_ms);
+    let refused = reconcile::last_refusal_ms(redis, keys).await.ok().flatten();
     interrupted
-        || last.is_none_or(|last| {
-            (clerk_sync_runtime::unix_ms() as i64).saturating_sub(last.finished_ms)
+        || finished.max(refused).is_none_or(|last| {
+            (clerk_sync_runtime::unix_ms() as i64).saturating_sub(last)
                 >= interval.as_millis() as i64
         })
+}
+
+/// A scheduled run skipped for the key's instance: counted as the refusal it is, logged
+/// quietly (the guard has said why, once).
+fn refusal_skipped() {
+    metrics::counter!(crate::metrics::REFUSALS_TOTAL, "reason" => "instance_mismatch").increment(1);
+    tracing::debug!("scheduled reconciliation skipped: CLERK_SECRET_KEY is another instance's");
 }

@@ -2,10 +2,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use std::num::NonZeroU32;
 
-use clerk_sync_clerk_api::{DEFAULT_API_RATE, DEFAULT_API_URL, SecretKey, parse_api_url};
 use clerk_sync_db::DeleteMode;
+use clerk_sync_mirror::{Clerk, ClerkArgs};
 use clerk_sync_runtime::{CommonArgs, DEFAULT_DATABASE_URL, parse_interval};
 
 use crate::Backoff;
@@ -145,17 +144,9 @@ pub struct Settings {
     #[arg(long, env = "API_BIND", value_name = "API_BIND", default_value = DEFAULT_API_BIND)]
     pub api_bind: SocketAddr,
 
-    /// Backend API secret key (`sk_…`), for the application API. Never printed.
-    #[arg(long, env = "CLERK_SECRET_KEY", value_name = "CLERK_SECRET_KEY", hide_env_values = true, value_parser = SecretKey::parse)]
-    pub clerk_secret_key: Option<SecretKey>,
-
-    /// Backend API base URL.
-    #[arg(long, env = "CLERK_API_URL", value_name = "CLERK_API_URL", default_value = DEFAULT_API_URL, value_parser = parse_api_url)]
-    pub clerk_api_url: reqwest::Url,
-
-    /// Requests per second at most to the Backend API, for the scheduled reconciliation.
-    #[arg(long, env = "CLERK_API_RATE", value_name = "CLERK_API_RATE", default_value_t = NonZeroU32::new(DEFAULT_API_RATE).unwrap_or(NonZeroU32::MIN))]
-    pub clerk_api_rate: NonZeroU32,
+    /// Clerk's Backend API, for the application API and the scheduled reconciliation.
+    #[command(flatten)]
+    pub clerk: ClerkArgs,
 
     /// How often one worker reconciles the database with Clerk (`6h`, `30m`); `0` turns it
     /// off. Default: 6h when CLERK_SECRET_KEY is set, else off.
@@ -203,7 +194,8 @@ impl Settings {
                 self.claim_idle_ms
             ));
         }
-        let reconcile_interval = match (self.reconcile_interval, &self.clerk_secret_key) {
+        let clerk = self.clerk.clerk();
+        let reconcile_interval = match (self.reconcile_interval, &clerk) {
             (Some(interval), None) if !interval.is_zero() => clerk_sync_runtime::config_error(
                 "CLERK_SECRET_KEY is required when RECONCILE_INTERVAL turns scheduled reconciliation on",
             ),
@@ -211,11 +203,6 @@ impl Settings {
             (None, Some(_)) => DEFAULT_RECONCILE_INTERVAL,
             (None, None) => Duration::ZERO,
         };
-        let clerk = self.clerk_secret_key.map(|key| ClerkConfig {
-            url: self.clerk_api_url,
-            key,
-            rate: self.clerk_api_rate,
-        });
         let api = match (self.api_token, &clerk) {
             (None, _) => None,
             (Some(_), None) => clerk_sync_runtime::config_error(
@@ -274,17 +261,6 @@ pub fn default_consumer_name() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Clerk's Backend API, for the application API.
-#[derive(Debug, Clone)]
-pub struct ClerkConfig {
-    /// See `CLERK_API_URL`.
-    pub url: reqwest::Url,
-    /// See `CLERK_SECRET_KEY`.
-    pub key: SecretKey,
-    /// See `CLERK_API_RATE`.
-    pub rate: NonZeroU32,
-}
-
 /// The application API, when `CLERK_SYNC_API_TOKEN` turns it on.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -299,8 +275,9 @@ pub struct ApiConfig {
 pub struct Config {
     /// The application API; `None` serves none.
     pub api: Option<ApiConfig>,
-    /// Clerk's Backend API; required by the application API and the reconciliation.
-    pub clerk: Option<ClerkConfig>,
+    /// Clerk's Backend API (its key, and this process's budget of requests); required by
+    /// the application API and the reconciliation.
+    pub clerk: Option<Clerk>,
     /// See `RECONCILE_INTERVAL`; zero schedules none.
     pub reconcile_interval: Duration,
     /// See `CHANGES_RETENTION`; zero keeps every row.

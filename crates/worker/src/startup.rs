@@ -1,12 +1,17 @@
-//! Building the worker and running it: the pipelines, the promoter, the metrics listener.
+//! Building the worker and running it: the pipelines, the promoter, the listeners.
 
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_web::dev::Server;
 use anyhow::Context as _;
+use clerk_sync_clerk_api::RetryPolicy;
 use clerk_sync_db::{ApplyOptions, PgPool, PoolConfig};
+use clerk_sync_mirror::instance::{InstanceError, KeyGuard};
+use clerk_sync_mirror::ondemand::Syncer;
+use clerk_sync_mirror::reconcile::Reconciler;
 use clerk_sync_queue::{Consumer, Keys, Pool, Promoter};
-use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -17,12 +22,14 @@ use crate::outage::DatabaseHealth;
 use crate::prepare::{migrate, warn_if_redis_can_evict};
 use crate::process::{Processed, Processor};
 use crate::schedule;
-use clerk_sync_clerk_api::{Client, RetryPolicy};
-use clerk_sync_mirror::ondemand::Syncer;
-use clerk_sync_mirror::reconcile::Reconciler;
 
-/// Connections the application API may hold at once.
+/// Connections the Backend API side (the application API, the instance checks) may hold
+/// at once.
 const API_CONNECTIONS: usize = 4;
+/// How often a worker with a key checks it against the pinned instance, so
+/// `clerk_sync_clerk_instance_mismatch` is current even with no API request or run to do
+/// it. The key's instance is asked of Clerk once; each check after that reads the pin.
+const INSTANCE_CHECK_EVERY: Duration = Duration::from_secs(30);
 
 /// A built worker, ready to run. Binding happens in [`Worker::build`], so a test can bind
 /// port 0 and read the port before running.
@@ -42,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) promoter: Promoter,
     pub(crate) health: DatabaseHealth,
     pub(crate) next_claim: Mutex<Instant>,
+    /// The key's guard, when the worker has a key.
+    pub(crate) guard: Option<Arc<KeyGuard>>,
 }
 
 /// What [`Worker::drain`] did.
@@ -100,29 +109,36 @@ impl Worker {
         }
         crate::metrics::handle();
         let listener = TcpListener::bind(config.metrics_bind)
-            .await
             .with_context(|| format!("cannot listen on {}", config.metrics_bind))?;
-        let api = match (&config.api, &config.clerk) {
-            (Some(api), Some(clerk)) => {
+        // A pool of its own for everything the Backend API side reads and writes: a burst
+        // of sign-ups must not keep the pipelines waiting for a connection (a wait past the
+        // bound reads as a PostgreSQL outage).
+        let backend_db = clerk_sync_db::build_pool(&PoolConfig {
+            url: config.database_url.clone(),
+            max_size: API_CONNECTIONS,
+            statement_timeout: config.attempt_timeout,
+            lock_timeout: config.session_lock_timeout(),
+            idle_in_transaction_timeout: config.session_idle_timeout(),
+            application_name: format!("clerk-sync-worker {} api", config.consumer_name),
+            connect_timeout: Duration::from_secs(5),
+        })?;
+        // One budget for every Backend API call of the process: each client made from
+        // `config.clerk` spends it.
+        let guard = match &config.clerk {
+            Some(clerk) => Some(Arc::new(KeyGuard::new(
+                clerk.client(RetryPolicy::PROMPT)?,
+                backend_db.clone(),
+            ))),
+            None => None,
+        };
+        let api = match (&config.api, &config.clerk, &guard) {
+            (Some(api), Some(clerk), Some(guard)) => {
                 let listener = TcpListener::bind(api.bind)
-                    .await
                     .with_context(|| format!("cannot listen on {} (API_BIND)", api.bind))?;
-                let client =
-                    Client::with_policy(clerk.url.clone(), clerk.key.clone(), RetryPolicy::PROMPT)?;
-                // A pool of its own: a burst of sign-ups must not keep the pipelines waiting
-                // for a connection (a wait past the bound reads as a PostgreSQL outage).
-                let api_db = clerk_sync_db::build_pool(&PoolConfig {
-                    url: config.database_url.clone(),
-                    max_size: API_CONNECTIONS,
-                    statement_timeout: config.attempt_timeout,
-                    lock_timeout: config.session_lock_timeout(),
-                    idle_in_transaction_timeout: config.session_idle_timeout(),
-                    application_name: format!("clerk-sync-worker {} api", config.consumer_name),
-                    connect_timeout: Duration::from_secs(5),
-                })?;
                 let syncer = Syncer::new(
-                    api_db,
-                    client,
+                    backend_db.clone(),
+                    clerk.client(RetryPolicy::PROMPT)?,
+                    guard.clone(),
                     ApplyOptions {
                         user_delete_mode: config.user_delete_mode,
                     },
@@ -133,18 +149,13 @@ impl Worker {
                 });
                 Some((listener, state))
             }
-            (Some(_), None) => anyhow::bail!("the application API needs CLERK_SECRET_KEY"),
-            (None, _) => None,
+            (Some(_), _, _) => anyhow::bail!("the application API needs CLERK_SECRET_KEY"),
+            (None, _, _) => None,
         };
 
-        let reconcile = match &config.clerk {
-            Some(clerk) if !config.reconcile_interval.is_zero() => {
-                let client = Client::with_policy(
-                    clerk.url.clone(),
-                    clerk.key.clone(),
-                    RetryPolicy::PATIENT,
-                )?
-                .paced(clerk.rate);
+        let reconcile = match (&config.clerk, &guard) {
+            (Some(clerk), Some(guard)) if !config.reconcile_interval.is_zero() => {
+                let client = clerk.client(RetryPolicy::PATIENT)?;
                 let database = PoolConfig {
                     url: config.database_url.clone(),
                     max_size: 1,
@@ -158,8 +169,13 @@ impl Worker {
                     ),
                     connect_timeout: Duration::from_secs(5),
                 };
-                let reconciler =
-                    Reconciler::new(client, database.clone(), redis.clone(), keys.clone());
+                let reconciler = Reconciler::new(
+                    client,
+                    guard.clone(),
+                    database.clone(),
+                    redis.clone(),
+                    keys.clone(),
+                );
                 Some((reconciler, database))
             }
             _ => None,
@@ -194,6 +210,7 @@ impl Worker {
             promoter: Promoter::new(redis.clone(), keys.clone()),
             health: DatabaseHealth::new(db.clone()),
             next_claim: Mutex::new(Instant::now()),
+            guard,
             redis,
             db,
             keys,
@@ -228,8 +245,11 @@ impl Worker {
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
         if let Some((listener, state)) = self.api.take() {
-            let stop = shutdown.clone();
-            tasks.spawn(async move { crate::api::serve(listener, state, stop).await });
+            let server = crate::api::serve(listener, state).context("cannot serve the API")?;
+            tasks.spawn(serve_until(server, shutdown.clone()));
+        }
+        if let Some(guard) = self.shared.guard.clone() {
+            tasks.spawn(watch_instance(guard, shutdown.clone()));
         }
         if !self.shared.config.changes_retention.is_zero() {
             let config = &self.shared.config;
@@ -248,19 +268,22 @@ impl Worker {
                 Ok(())
             });
         }
-        if let Some((reconciler, database)) = self.reconcile.take() {
+        if let (Some((reconciler, database)), Some(guard)) =
+            (self.reconcile.take(), self.shared.guard.clone())
+        {
             let (redis, keys) = (self.shared.redis.clone(), self.shared.keys.clone());
             let interval = self.shared.config.reconcile_interval;
             let stop = shutdown.clone();
             tasks.spawn(async move {
-                schedule::run_forever(reconciler, interval, database, redis, keys, stop).await;
+                schedule::run_forever(reconciler, guard, interval, database, redis, keys, stop)
+                    .await;
                 Ok(())
             });
         }
         if let Some(listener) = self.listener.take() {
-            let shared = self.shared.clone();
-            let stop = shutdown.clone();
-            tasks.spawn(async move { crate::http::serve(listener, shared, stop).await });
+            let server = crate::probes::serve(listener, self.shared.clone())
+                .context("cannot serve the probes")?;
+            tasks.spawn(serve_until(server, shutdown.clone()));
         }
         for index in 0..self.shared.config.pipelines() {
             let shared = self.shared.clone();
@@ -287,6 +310,11 @@ impl Worker {
         }
         tracing::info!("worker stopped");
         Ok(())
+    }
+
+    /// Whether the key matches the pinned instance, as last checked; `None` without a key.
+    pub fn instance_mismatched(&self) -> Option<bool> {
+        self.shared.guard.as_ref().map(|g| g.is_mismatched())
     }
 
     /// Processes until there is nothing left: no entry to read or to claim, and no retry
@@ -320,6 +348,32 @@ impl Worker {
             if let Processed::DatabaseDown(reason) = shared.processor.process(batch).await? {
                 anyhow::bail!("PostgreSQL is unavailable: {reason}");
             }
+        }
+    }
+}
+
+/// Serves until `shutdown`, then stops taking connections and answers what is in flight.
+async fn serve_until(server: Server, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let handle = server.handle();
+    let running = tokio::spawn(server);
+    shutdown.cancelled().await;
+    handle.stop(true).await;
+    running.await.context("listener task failed")??;
+    Ok(())
+}
+
+/// Checks the key against the pinned instance now and then, so the mismatch gauge (and the
+/// alert on it) is current whatever else the worker does. Until Clerk has said which
+/// instance the key reads, it asks again at each check.
+async fn watch_instance(guard: Arc<KeyGuard>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    loop {
+        match guard.check(None).await {
+            Ok(_) | Err(InstanceError::Mismatch { .. }) => {}
+            Err(error) => tracing::debug!(%error, "cannot check CLERK_SECRET_KEY's instance yet"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(INSTANCE_CHECK_EVERY) => {}
+            () = shutdown.cancelled() => return Ok(()),
         }
     }
 }

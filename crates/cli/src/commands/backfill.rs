@@ -21,13 +21,18 @@ use clerk_sync_runtime::Backoff;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::output;
-use clerk_sync_clerk_api::{ClerkArgs, Client, Kind, Listing, Object};
+use clerk_sync_clerk_api::{Client, Kind, Listing, Object, RetryPolicy};
+use clerk_sync_mirror::ClerkArgs;
 
 /// `clerk-sync backfill`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     clerk: ClerkArgs,
+
+    /// Where the pinned Clerk instance is recorded: the key is checked against it first.
+    #[command(flatten)]
+    database: crate::context::DatabaseArgs,
 
     /// Only objects changed since then: an RFC 3339 time (`2025-01-31T00:00:00Z`) or a
     /// duration ago (`7d`, `24h`).
@@ -83,7 +88,11 @@ enum Sink {
 pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCode> {
     let kinds = selected(&args.only);
     let since_ms = args.since.map(|t| t.timestamp_millis());
-    let client = args.clerk.client()?;
+    let clerk = args.clerk.require();
+    if let Err(exit) = crate::context::hold_key(&clerk, &args.database).await {
+        return Ok(exit);
+    }
+    let client = clerk.client(RetryPolicy::PATIENT)?;
     let mut sink = if args.dry_run {
         Sink::DryRun(Vec::new())
     } else {

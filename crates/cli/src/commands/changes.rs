@@ -2,6 +2,10 @@
 //! `sync_changes`, in `id` order; with `--follow`, then each change as it commits, until
 //! SIGINT or SIGTERM.
 //!
+//! A cursor given with `--after` that fell behind retention (below
+//! `sync_changes_pruned.through_id`: changes after it were deleted unread) exits 3 before
+//! printing anything, saying how far: the consumer must catch up from the objects' rows.
+//!
 //! Following listens before it reads, so a change committed in between is read rather than
 //! lost, and reads by id after each notification (and every [`REREAD_EVERY`] without one),
 //! so a notification that never arrives delays a change and never drops it. Ids are handed
@@ -26,9 +30,10 @@ pub struct Args {
     #[command(flatten)]
     database: crate::context::DatabaseArgs,
 
-    /// Only changes with an id above this one (a consumer's cursor).
-    #[arg(long, value_name = "ID", default_value_t = 0)]
-    after: i64,
+    /// Only changes with an id above this one (a consumer's cursor); exits 3 when changes
+    /// after it were already deleted by retention. Without it, from the oldest kept.
+    #[arg(long, value_name = "ID")]
+    after: Option<i64>,
 
     /// Keep printing each change as it commits, until SIGINT or SIGTERM.
     #[arg(long)]
@@ -44,7 +49,8 @@ pub struct Args {
     json: bool,
 }
 
-/// Exit 0 once everything is printed or, with `--follow`, on SIGINT or SIGTERM.
+/// Exit 0 once everything is printed or, with `--follow`, on SIGINT or SIGTERM; 3 when
+/// `--after` fell behind retention.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = PoolConfig {
         url: args.database.url.clone(),
@@ -63,10 +69,29 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut listener = ChangeListener::start(conn)
         .await
         .context("cannot listen for changes")?;
+    if let Some(after) = args.after {
+        let through = listener
+            .pruned_through()
+            .await
+            .context("cannot read sync_changes_pruned")?;
+        if after < through {
+            eprintln!(
+                "error: cursor {after} fell behind retention: changes up to id {through} were deleted (CHANGES_RETENTION), {} of them after the cursor at most; read the objects' current rows, then follow from --after {through}",
+                through - after
+            );
+            return Ok(ExitCode::from(3));
+        }
+    }
     // Spawned now, so the signal handlers are in place before the first line is printed.
     let mut stop = tokio::spawn(clerk_sync_runtime::shutdown_signal());
     let mut printer = Printer::new(args.json);
-    let mut cursor = print_after(&mut listener, args.after, &args.types, &mut printer).await?;
+    let mut cursor = print_after(
+        &mut listener,
+        args.after.unwrap_or(0),
+        &args.types,
+        &mut printer,
+    )
+    .await?;
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }

@@ -3,6 +3,7 @@
 pub mod backfill;
 pub mod changes;
 pub mod dlq;
+pub mod instance;
 pub mod migrate;
 pub mod reconcile;
 pub mod send;

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clerk_sync_clerk_api::{ClerkArgs, Kind};
+use clerk_sync_clerk_api::{Kind, RetryPolicy};
 use clerk_sync_db::PoolConfig;
+use clerk_sync_mirror::ClerkArgs;
 use clerk_sync_mirror::reconcile::{Options, Reconciler, Report};
 use indicatif::ProgressBar;
 
@@ -38,8 +39,9 @@ pub struct Args {
     #[arg(long)]
     resume: bool,
 
-    /// Deletions queued at most per kind (default: a tenth of its rows, at least 100); past
-    /// it nothing of that kind is deleted, in case the key is for another instance.
+    /// Deletions queued at most per kind (default: a tenth of its live rows, at least 1);
+    /// when more objects look deleted, none of that kind is deleted: a run never destroys
+    /// on doubt.
     #[arg(long)]
     max_deletions: Option<usize>,
 
@@ -63,8 +65,14 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
         application_name: "clerk-sync reconcile".into(),
         connect_timeout: Duration::from_secs(10),
     };
+    let clerk = args.clerk.require();
+    let guard = match crate::context::hold_key(&clerk, &args.database).await {
+        Ok(guard) => guard,
+        Err(exit) => return Ok(exit),
+    };
     let reconciler = Reconciler::new(
-        args.clerk.client()?,
+        clerk.client(RetryPolicy::PATIENT)?,
+        guard,
         database.clone(),
         context.redis()?,
         context.keys(),

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clerk_sync_clerk_api::{ClerkArgs, RetryPolicy};
-use clerk_sync_db::{ApplyOptions, DeleteMode, PoolConfig};
+use clerk_sync_clerk_api::RetryPolicy;
+use clerk_sync_db::{ApplyOptions, DeleteMode};
+use clerk_sync_mirror::ClerkArgs;
 use clerk_sync_mirror::ondemand::{ObjectKind, SyncError, Syncer};
 
 /// What to refresh.
@@ -59,17 +60,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let pool = clerk_sync_db::build_pool(&PoolConfig {
-        url: args.database.url.clone(),
-        max_size: 2,
-        statement_timeout: Duration::from_secs(30),
-        lock_timeout: Duration::from_secs(10),
-        idle_in_transaction_timeout: Duration::from_secs(30),
-        application_name: "clerk-sync sync".into(),
-        connect_timeout: Duration::from_secs(10),
-    })
-    .context("DATABASE_URL")?;
-    let client = args.clerk.client_with(RetryPolicy::PATIENT)?;
+    let clerk = args.clerk.require();
+    let guard = match crate::context::hold_key(&clerk, &args.database).await {
+        Ok(guard) => guard,
+        Err(exit) => return Ok(exit),
+    };
+    let pool = args
+        .database
+        .pool("clerk-sync sync", Duration::from_secs(30))?;
+    let client = clerk.client(RetryPolicy::PATIENT)?;
     let options = ApplyOptions {
         user_delete_mode: if args.user_delete_mode == "hard" {
             DeleteMode::Hard
@@ -77,8 +76,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             DeleteMode::Soft
         },
     };
-    let syncer = Syncer::new(pool, client, options);
-    match syncer.refresh(kind, &args.id).await {
+    let syncer = Syncer::new(pool, client, guard, options);
+    match syncer.refresh(kind, &args.id, None).await {
         Ok(Some(row)) => {
             if args.json {
                 println!("{row}");
@@ -95,11 +94,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::from(1))
         }
-        Err(error @ (SyncError::Upstream { .. } | SyncError::Database(_))) => {
-            eprintln!("error: {error}");
+        Err(
+            error
+            @ (SyncError::Upstream { .. } | SyncError::Database | SyncError::InstanceMismatch),
+        ) => {
+            eprintln!("error: {error} (the log says more: RUST_LOG=info)");
             Ok(ExitCode::from(2))
         }
-        Err(error) => Err(error).context("cannot apply what Clerk answered"),
+        Err(error @ SyncError::Failed) => Err(error).context("cannot apply what Clerk answered"),
     }
 }
 

@@ -21,7 +21,8 @@ use clerk_sync_db::{Mirrored, PoolConfig};
 
 use super::backfill::progress_bar;
 use crate::output;
-use clerk_sync_clerk_api::{ClerkArgs, Client, Kind, Listing};
+use clerk_sync_clerk_api::{Client, Kind, Listing, RetryPolicy};
+use clerk_sync_mirror::ClerkArgs;
 
 mod report;
 
@@ -78,8 +79,12 @@ impl Drift {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let clerk = args.clerk.require();
+    if let Err(exit) = crate::context::hold_key(&clerk, &args.database).await {
+        return Ok(exit);
+    }
     // Exit 1 means drift, so a failure to check must not exit 1 as well.
-    match check(&args).await {
+    match check(&args, &clerk.client(RetryPolicy::PATIENT)?).await {
         Ok(drifts) => {
             let in_step = drifts.values().all(|d| d.count() == 0);
             if args.json {
@@ -96,7 +101,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn check(args: &Args) -> anyhow::Result<BTreeMap<Kind, Drift>> {
+async fn check(args: &Args, client: &Client) -> anyhow::Result<BTreeMap<Kind, Drift>> {
     let mut kinds = if args.only.is_empty() {
         Kind::ALL.to_vec()
     } else {
@@ -104,11 +109,10 @@ async fn check(args: &Args) -> anyhow::Result<BTreeMap<Kind, Drift>> {
     };
     kinds.sort();
     kinds.dedup();
-    let client = args.clerk.client()?;
     let started_ms = output::now_ms() as i64;
     let mut clerk = BTreeMap::new();
     for &kind in &kinds {
-        let objects = read_clerk(&client, kind)
+        let objects = read_clerk(client, kind)
             .await
             .with_context(|| format!("cannot list the {} in Clerk", kind.name()))?;
         clerk.insert(kind, objects);

@@ -140,7 +140,17 @@ async fn a_rate_limit_and_a_server_error_are_ridden_through_and_counted() {
     assert_eq!(summary["retries"]["rate_limited"], 1);
     assert_eq!(summary["retries"]["server_errors"], 1);
     assert_eq!(summary["retries"]["total"], 2);
-    assert_eq!(stub.requests().len(), 3, "429, 500, then the page");
+    // The first request asks which instance the key reads: it meets the 429 and the 500.
+    assert_eq!(
+        stub.requests(),
+        [
+            "/v1/instance?",
+            "/v1/instance?",
+            "/v1/instance?",
+            "/v1/users?limit=500&offset=0&order_by=%2Bcreated_at"
+        ],
+        "429, 500, then the instance and the page"
+    );
 
     let human = backfill(&setup, &stub.url, &["--only", "users"], &[]).await;
     assert!(human.status.success());
@@ -347,7 +357,8 @@ async fn workers_apply_a_backfill_and_a_newer_webhook_keeps_its_state() {
         (format!("msg_live_{n}"), body.to_string())
     };
     setup.enqueue(live(7)).await;
-    let summary = json(&backfill(&setup, &stub.url, &["--json"], &[]).await);
+    let summary =
+        json(&backfill(&setup, &stub.url, &["--json"], &[("DATABASE_URL", &db.url)]).await);
     assert_eq!(summary["queued"], 2_505);
     setup.enqueue(live(8)).await;
 
@@ -416,6 +427,10 @@ async fn workers_apply_a_backfill_and_a_newer_webhook_keeps_its_state() {
 /// `clerk-sync backfill ARGS` against the stub, with extra environment.
 async fn backfill(setup: &Setup, stub_url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = setup.cli(stub_url);
-    command.arg("backfill").args(args).envs(env.iter().copied());
+    command
+        .arg("backfill")
+        .args(args)
+        .env("DATABASE_URL", setup.database_url().await)
+        .envs(env.iter().copied());
     setup.run(command).await
 }

@@ -30,7 +30,11 @@ async fn sync_fetches_applies_and_prints_the_row_and_a_second_run_changes_nothin
             .any(|l| l.starts_with("clerk_id") && l.ends_with(&fetched.id)),
         "{text}"
     );
-    assert_eq!(stub.requests().len(), 2, "each run is a forced refresh");
+    assert_eq!(
+        stub.calls_to(&format!("/v1/users/{}", fetched.id)),
+        2,
+        "each run is a forced refresh"
+    );
 }
 
 #[tokio::test]
@@ -80,5 +84,10 @@ async fn what_clerk_lacks_exits_1_and_what_cannot_be_asked_exits_2() {
         "{}",
         stderr(&output)
     );
-    assert!(stub.requests().len() == 1, "{:?}", stub.requests());
+    let users_asked = stub
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("/v1/users/"))
+        .count();
+    assert_eq!(users_asked, 1, "{:?}", stub.requests());
 }

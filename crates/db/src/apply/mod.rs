@@ -79,6 +79,9 @@ pub enum Outcome {
     Duplicate,
     /// A type clerk-sync does not apply: nothing was written.
     Ignored,
+    /// The event names another Clerk instance than the one the database mirrors
+    /// (`sync_instance`): nothing was written, and it must be dead-lettered.
+    InstanceMismatch,
 }
 
 impl Outcome {
@@ -89,6 +92,7 @@ impl Outcome {
             Self::Stale => "stale",
             Self::Duplicate => "duplicate",
             Self::Ignored => "ignored",
+            Self::InstanceMismatch => "instance_mismatch",
         }
     }
 }
@@ -109,13 +113,14 @@ pub async fn apply_batch(
         .collect();
     // The first of several deliveries of one id in a batch is the one applied.
     let mut seen = HashSet::new();
-    let candidates: Vec<usize> = (0..events.len())
+    let mut candidates: Vec<usize> = (0..events.len())
         .filter(|&i| outcomes[i] == Outcome::Duplicate && seen.insert(events[i].svix_id))
         .collect();
     if candidates.is_empty() {
         return Ok(outcomes);
     }
     conn.transaction(async |conn| {
+        hold_to_instance(conn, events, &mut candidates, &mut outcomes).await?;
         let mut keys = Vec::new();
         for &i in &candidates {
             lock_keys(events[i].event, &mut keys);
@@ -135,15 +140,17 @@ pub async fn apply_batch(
             outcomes[i] = Outcome::Stale;
             stage(&mut plan, i, events[i])?;
         }
-        plan.write(shared, options.user_delete_mode, &mut outcomes)
+        let mut quiet = HashSet::new();
+        plan.write(shared, options.user_delete_mode, &mut outcomes, &mut quiet)
             .await?;
         // Last, because it takes the feed's lock, which every writer of the feed then
-        // waits on until this transaction has committed (see `crate::feed`).
+        // waits on until this transaction has committed (see `crate::feed`). One version of
+        // an object is announced once: not again by an event that tied it.
         let mut changes = Vec::new();
         for (i, _) in outcomes
             .iter()
             .enumerate()
-            .filter(|(_, o)| **o == Outcome::Applied)
+            .filter(|(i, o)| **o == Outcome::Applied && !quiet.contains(i))
         {
             changes.extend(crate::feed::entry(events[i])?);
         }
@@ -151,6 +158,35 @@ pub async fn apply_batch(
         Ok(outcomes)
     })
     .await
+}
+
+/// Sets apart the events that name another Clerk instance than the pinned one, pinning the
+/// first instance named when none is pinned yet. Events that name none are applied: a
+/// sender may leave `instance_id` out, the Backend API's objects (fetches, backfill,
+/// reconciliation) carry none, their key having been checked instead, and Clerk's own
+/// examples ("Send Example", `clerk-sync send`) name an instance that is no one's.
+async fn hold_to_instance(
+    conn: &AsyncPgConnection,
+    events: &[Pending<'_>],
+    candidates: &mut Vec<usize>,
+    outcomes: &mut [Outcome],
+) -> Result<(), DbError> {
+    let named = |i: usize| events[i].event.named_instance();
+    let Some(first) = candidates.iter().find_map(|&i| named(i)) else {
+        return Ok(());
+    };
+    let pinned = match crate::instance::pinned_instance(conn).await? {
+        Some(pinned) => pinned,
+        None => crate::instance::pin_instance(conn, first, None).await?,
+    };
+    candidates.retain(|&i| match named(i) {
+        Some(instance) if instance != pinned.instance_id => {
+            outcomes[i] = Outcome::InstanceMismatch;
+            false
+        }
+        _ => true,
+    });
+    Ok(())
 }
 
 /// Applies one event in its own transaction.

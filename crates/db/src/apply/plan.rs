@@ -8,6 +8,8 @@
 //!    session or message of one, finds the tombstone of round 1, as it would after.
 //! 3. What follows a row just written: a user's addresses, a membership's end.
 
+use std::collections::HashSet;
+
 use diesel_async::AsyncPgConnection;
 
 use super::objects::{
@@ -43,16 +45,18 @@ pub(crate) struct Plan<'a> {
 }
 
 impl Plan<'_> {
-    /// Writes every staged row and marks `Applied` each event whose own row was written;
-    /// the others keep the outcome they had (`Stale`).
+    /// Writes every staged row and marks `Applied` each event whose own row was written
+    /// (and `quiet` each that left its object at the version it had); the others keep the
+    /// outcome they had (`Stale`).
     pub(crate) async fn write(
         &self,
         conn: &AsyncPgConnection,
         mode: DeleteMode,
         outcomes: &mut [Outcome],
+        quiet: &mut HashSet<usize>,
     ) -> Result<(), DbError> {
         let deleted = user::write_deletions(conn, self).await?;
-        self.user_deletions.settle(&deleted, outcomes);
+        self.user_deletions.settle(&deleted, outcomes, quiet);
 
         let (
             (),
@@ -95,32 +99,35 @@ impl Plan<'_> {
                 .write(conn, &subscription_item::UPSERT),
             self.payment_attempts.write(conn, &payment_attempt::UPSERT),
         )?;
-        self.users.settle(&users, outcomes);
-        self.sessions.settle(&sessions, outcomes);
-        self.organizations.settle(&organizations, outcomes);
+        self.users.settle(&users, outcomes, quiet);
+        self.sessions.settle(&sessions, outcomes, quiet);
+        self.organizations.settle(&organizations, outcomes, quiet);
         self.organization_deletions
-            .settle(&organization_deletions, outcomes);
-        self.memberships.settle(&memberships, outcomes);
-        self.invitations.settle(&invitations, outcomes);
-        self.domains.settle(&domains, outcomes);
-        self.domain_deletions.settle(&domain_deletions, outcomes);
-        self.roles.settle(&roles, outcomes);
-        self.role_deletions.settle(&role_deletions, outcomes);
-        self.permissions.settle(&permissions, outcomes);
+            .settle(&organization_deletions, outcomes, quiet);
+        self.memberships.settle(&memberships, outcomes, quiet);
+        self.invitations.settle(&invitations, outcomes, quiet);
+        self.domains.settle(&domains, outcomes, quiet);
+        self.domain_deletions
+            .settle(&domain_deletions, outcomes, quiet);
+        self.roles.settle(&roles, outcomes, quiet);
+        self.role_deletions.settle(&role_deletions, outcomes, quiet);
+        self.permissions.settle(&permissions, outcomes, quiet);
         self.permission_deletions
-            .settle(&permission_deletions, outcomes);
-        self.messages.settle(&messages, outcomes);
-        self.waitlist_entries.settle(&waitlist_entries, outcomes);
-        self.subscriptions.settle(&subscriptions, outcomes);
+            .settle(&permission_deletions, outcomes, quiet);
+        self.messages.settle(&messages, outcomes, quiet);
+        self.waitlist_entries
+            .settle(&waitlist_entries, outcomes, quiet);
+        self.subscriptions.settle(&subscriptions, outcomes, quiet);
         self.subscription_items
-            .settle(&subscription_items, outcomes);
-        self.payment_attempts.settle(&payment_attempts, outcomes);
+            .settle(&subscription_items, outcomes, quiet);
+        self.payment_attempts
+            .settle(&payment_attempts, outcomes, quiet);
 
         let ((), ends) = tokio::try_join!(
             user::write_addresses(conn, self, &users),
             self.membership_ends.write(conn, &membership::END),
         )?;
-        self.membership_ends.settle(&ends, outcomes);
+        self.membership_ends.settle(&ends, outcomes, quiet);
         Ok(())
     }
 }

@@ -3,15 +3,15 @@
 //! winner inside the batch is decided by the same order the database applies, so reducing
 //! first changes nothing but the number of rows sent.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 
 use super::Outcome;
-use super::statement::Sql;
+use super::statement::{Sql, Written};
 use crate::DbError;
 
 /// A row with a version, whose event id lives as long as the batch (`'a`), so the
@@ -118,20 +118,29 @@ impl<'a, R: Versioned<'a>> Staged<'a, R> {
         &self,
         conn: &AsyncPgConnection,
         sql: &Sql,
-    ) -> Result<Vec<String>, DbError> {
+    ) -> Result<Vec<Written>, DbError> {
         if self.is_empty() {
             return Ok(Vec::new());
         }
-        sql.bind(self.json()?).written(conn).await
+        sql.bind(self.json()?).versions(conn).await
     }
 
     /// Marks `Applied` each event whose own row is among `written`; where the row written is
-    /// one another event carried, the object's newest own event of the batch.
-    pub(crate) fn settle(&self, written: &[String], outcomes: &mut [Outcome]) {
-        for key in written {
-            let slot = self.rows.get(key.as_str());
+    /// one another event carried, the object's newest own event of the batch. An event that
+    /// rewrote its object at the version it had goes into `quiet`: applied, not announced.
+    pub(crate) fn settle(
+        &self,
+        written: &[Written],
+        outcomes: &mut [Outcome],
+        quiet: &mut HashSet<usize>,
+    ) {
+        for w in written {
+            let slot = self.rows.get(w.key.as_str());
             if let Some(owner) = slot.and_then(|s| s.owner.or(s.own.map(|(_, i)| i))) {
                 outcomes[owner] = Outcome::Applied;
+                if !w.moved {
+                    quiet.insert(owner);
+                }
             }
         }
     }

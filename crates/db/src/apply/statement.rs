@@ -7,7 +7,7 @@
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::Text;
+use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl as _};
 
 use crate::DbError;
@@ -49,7 +49,7 @@ pub(crate) struct Bound<'s> {
     json: String,
 }
 
-impl Bound<'_> {
+impl<'s> Bound<'s> {
     /// Runs it on the transaction's connection, which several statements of a batch share
     /// at once: they are sent one after another without waiting for each answer, and
     /// PostgreSQL runs them in that order.
@@ -58,6 +58,47 @@ impl Bound<'_> {
         mut conn: &AsyncPgConnection,
     ) -> Result<Vec<String>, DbError> {
         Ok(self.load::<String>(&mut conn).await?)
+    }
+
+    /// [`Bound::written`] for a statement of an object table, which answers each key it
+    /// wrote with whether the object's version moved (see [`Written`]).
+    pub(crate) async fn versions(
+        self,
+        mut conn: &AsyncPgConnection,
+    ) -> Result<Vec<Written>, DbError> {
+        let rows = Versions(self).load::<(String, bool)>(&mut conn).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, moved)| Written { key, moved })
+            .collect())
+    }
+}
+
+/// One object a statement wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Written {
+    pub(crate) key: String,
+    /// Whether the stored version changed: false for a tie (the same `updated_at` again
+    /// under a larger event id), which rewrites the row as it was and is not announced
+    /// in the change feed a second time.
+    pub(crate) moved: bool,
+}
+
+/// A [`Bound`] whose rows are `(key, moved)`.
+struct Versions<'s>(Bound<'s>);
+
+impl QueryId for Versions<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Versions<'_> {
+    type SqlType = (Text, Bool);
+}
+
+impl QueryFragment<Pg> for Versions<'_> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
+        self.0.walk_ast(out)
     }
 }
 
@@ -131,15 +172,19 @@ impl Table {
             .collect::<Vec<_>>()
             .join(", ");
         let rest = &self.columns[1..];
-        Sql::new(&format!(
-            "INSERT INTO {name} AS t ({columns}) \
-             SELECT {select} FROM json_populate_recordset(NULL::{name}, $1::json) r \
-             ON CONFLICT (id) DO UPDATE SET ({}) = ROW({}) \
-             WHERE (EXCLUDED.updated_at, EXCLUDED.last_svix_id) > (t.updated_at, t.last_svix_id) \
-             RETURNING t.id",
-            rest.join(", "),
-            prefixed("EXCLUDED.", rest),
-        ))
+        versioned_upsert(
+            name,
+            "id",
+            &format!(
+                "INSERT INTO {name} AS t ({columns}) \
+                 SELECT {select} FROM r \
+                 ON CONFLICT (id) DO UPDATE SET ({}) = ROW({}) \
+                 WHERE (EXCLUDED.updated_at, EXCLUDED.last_svix_id) > (t.updated_at, t.last_svix_id) \
+                 RETURNING t.id, t.updated_at",
+                rest.join(", "),
+                prefixed("EXCLUDED.", rest),
+            ),
+        )
     }
 
     /// Records deletions: `deleted_at` becomes the earliest deletion seen. A deletion that
@@ -162,7 +207,7 @@ impl Table {
              SELECT {} FROM json_populate_recordset(NULL::{name}, $1::json) r \
              ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at \
              WHERE t.deleted_at IS NULL OR EXCLUDED.deleted_at < t.deleted_at \
-             RETURNING t.id",
+             RETURNING t.id, true",
             columns.join(", "),
             prefixed("r.", &columns),
         ))
@@ -202,6 +247,22 @@ impl Table {
 /// cheap as a hundred probes; it is not, for a batch of 64 and a table of millions.
 pub(crate) fn tombstoned(id: &str) -> String {
     format!("(SELECT true FROM tombstones z WHERE z.object_type = 'user' AND z.object_id = {id})")
+}
+
+/// An upsert of `table` keyed by `key`, over the batch's rows as `r`, answering each key
+/// written and whether its version moved. `insert` reads `r` and returns the key and
+/// `updated_at` of each row it wrote; the version each row had before is read in the same
+/// statement (every part of it sees the table as it was before), by index probes only.
+pub(crate) fn versioned_upsert(table: &str, key: &str, insert: &str) -> Sql {
+    Sql::new(&format!(
+        "WITH r AS MATERIALIZED (SELECT * FROM json_populate_recordset(NULL::{table}, $1::json)), \
+         before AS MATERIALIZED (SELECT b.{key} AS key, b.updated_at FROM {table} b \
+             WHERE b.{key} = ANY (ARRAY(SELECT r.{key} FROM r))), \
+         w AS ({insert}) \
+         SELECT w.{key}, w.updated_at IS DISTINCT FROM \
+             (SELECT before.updated_at FROM before WHERE before.key = w.{key}) \
+         FROM w"
+    ))
 }
 
 pub(crate) fn prefixed(prefix: &str, columns: &[&str]) -> String {

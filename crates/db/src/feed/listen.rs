@@ -56,6 +56,11 @@ impl ChangeListener {
         }
     }
 
+    /// [`super::changes_pruned_through`] on the listening connection.
+    pub async fn pruned_through(&mut self) -> Result<i64, DbError> {
+        super::changes_pruned_through(&self.conn).await
+    }
+
     /// [`read_changes`] on the listening connection.
     pub async fn read(
         &mut self,

@@ -4,7 +4,8 @@
 //!
 //! - [`read_changes`] reads it in `id` order after a cursor; [`ChangeListener`] waits for
 //!   the notifications, so a consumer need not poll.
-//! - [`prune_changes`] deletes what is older than the retention, by one worker at a time.
+//! - [`prune_changes`] deletes what is older than the retention, by one worker at a time,
+//!   and records the largest id it deleted, which [`changes_pruned_through`] reads.
 //!
 //! **Reading in `id` order never skips a change.** An identity column hands out ids when a
 //! row is inserted, not when its transaction commits: transaction A takes id 1, B takes id 2
@@ -34,7 +35,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::DbError;
 use crate::schema::sync_changes;
 pub use listen::{ChangeListener, ChangeNotice};
-pub use prune::prune_changes;
+pub use prune::{changes_pruned_through, prune_changes};
 pub(crate) use record::{entry, record};
 
 /// The channel the feed announces committed rows on.

@@ -17,9 +17,30 @@ struct Taken {
 }
 
 #[derive(QueryableByName)]
+struct Deleted {
+    #[diesel(sql_type = BigInt)]
+    deleted: i64,
+}
+
+#[derive(QueryableByName)]
+struct Through {
+    #[diesel(sql_type = BigInt)]
+    through_id: i64,
+}
+
+#[derive(QueryableByName)]
 struct Cutoff {
     #[diesel(sql_type = Timestamptz)]
     cutoff: DateTime<Utc>,
+}
+
+/// The largest feed id retention has deleted (`sync_changes_pruned.through_id`): a cursor
+/// below it may have missed changes.
+pub async fn changes_pruned_through(mut conn: &AsyncPgConnection) -> Result<i64, DbError> {
+    let rows: Vec<Through> = diesel::sql_query("SELECT through_id FROM sync_changes_pruned")
+        .load(&mut conn)
+        .await?;
+    Ok(rows.into_iter().next().map_or(0, |r| r.through_id))
 }
 
 /// Deletes the rows committed more than `older_than` ago (by the database's clock), `batch`
@@ -59,14 +80,21 @@ pub async fn prune_changes(
                 if !taken.taken {
                     return Ok(None);
                 }
-                let deleted = diesel::sql_query(
-                    "DELETE FROM sync_changes WHERE id IN ( \
-                         SELECT id FROM sync_changes WHERE committed_at < $1 \
-                         ORDER BY committed_at LIMIT $2)",
+                // `through_id` moves in the same transaction, so a reader never sees rows
+                // gone without the mark that says so.
+                let Deleted { deleted } = diesel::sql_query(
+                    "WITH d AS (DELETE FROM sync_changes WHERE id IN ( \
+                             SELECT id FROM sync_changes WHERE committed_at < $1 \
+                             ORDER BY committed_at LIMIT $2) \
+                         RETURNING id), \
+                     mark AS (UPDATE sync_changes_pruned \
+                         SET through_id = GREATEST(through_id, (SELECT max(id) FROM d)) \
+                         WHERE EXISTS (SELECT 1 FROM d)) \
+                     SELECT count(*) AS deleted FROM d",
                 )
                 .bind::<Timestamptz, _>(cutoff)
                 .bind::<BigInt, _>(batch)
-                .execute(conn)
+                .get_result(conn)
                 .await?;
                 Ok(Some(deleted))
             })
@@ -75,7 +103,7 @@ pub async fn prune_changes(
             None => return Ok(total),
             Some(deleted) => {
                 total += deleted as u64;
-                if (deleted as i64) < batch {
+                if deleted < batch {
                     return Ok(total);
                 }
             }

@@ -1,6 +1,7 @@
 //! `{prefix}:reconcile`, a hash: how far the current run got (`run`, `offset:<kind>`,
-//! `done:<kind>`), and what the last finished run found (`last_success_ms`,
-//! `last_drift`), which every worker exports as metrics and the alerts read.
+//! `done:<kind>`), what the last finished run found (`last_success_ms`, `last_drift`),
+//! which every worker exports as metrics and the alerts read, and when a run was last
+//! refused (`last_refused_ms`), which a schedule waits a whole interval after.
 
 use std::collections::HashMap;
 
@@ -148,6 +149,21 @@ impl Checkpoint {
     }
 }
 
+impl Checkpoint {
+    /// The run was refused: its progress goes, and when is kept, so a schedule does not
+    /// start it again at once.
+    pub(super) async fn refused(&self) -> Result<(), ReconcileError> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        clear_progress(&mut pipe, &self.key);
+        pipe.hset(&self.key, "last_refused_ms", unix_ms()).ignore();
+        pipe.query_async::<()>(&mut *conn)
+            .await
+            .map_err(queue_error)
+    }
+}
+
 fn clear_progress(pipe: &mut redis::Pipeline, key: &str) {
     pipe.hdel(key, "run").ignore();
     for kind in Kind::ALL {
@@ -158,6 +174,20 @@ fn clear_progress(pipe: &mut redis::Pipeline, key: &str) {
 
 fn queue_error(error: redis::RedisError) -> ReconcileError {
     ReconcileError::Queue(error.to_string())
+}
+
+/// When a run under `keys` was last refused, Unix ms.
+pub async fn last_refusal_ms(redis: &Pool, keys: &Keys) -> Result<Option<i64>, ReconcileError> {
+    let mut conn = redis
+        .get()
+        .await
+        .map_err(|e| ReconcileError::Queue(e.to_string()))?;
+    redis::cmd("HGET")
+        .arg(keys.reconcile())
+        .arg("last_refused_ms")
+        .query_async(&mut *conn)
+        .await
+        .map_err(queue_error)
 }
 
 /// Whether a run under `keys` was interrupted and waits to be resumed.

@@ -10,9 +10,17 @@
 //! - an object Clerk has live but the database has deleted is reported and left alone: a
 //!   deletion is final;
 //! - after the whole list, an object the database holds live, older than the run, and absent
-//!   from the list (extra) is asked for by id, and when Clerk answers 404 it is deleted as its
-//!   deletion event would delete it (tombstone, erasure per `USER_DELETE_MODE`). Offset paging
-//!   can skip an object deleted meanwhile, so absence alone never deletes anything.
+//!   from the list (extra) is asked for by id, and when Clerk answers its own 404
+//!   (`resource_not_found`) it is deleted as its deletion event would delete it (tombstone,
+//!   erasure per `USER_DELETE_MODE`). Offset paging can skip an object deleted meanwhile, so
+//!   absence alone never deletes anything, and neither does any other answer.
+//!
+//! Nothing is destroyed on doubt. Before anything is read, the key is held to the instance
+//! the database mirrors ([`KeyGuard`]). A kind whose live rows share no id with Clerk's list
+//! gets nothing queued at all (the key, or the database, is not what it seems); and a run
+//! deletes at most `max(1, a tenth of the kind's live rows)` unless `--max-deletions` says
+//! more, deleting none when more look deleted. Each refusal is logged with what to run,
+//! and counted in `clerk_sync_reconcile_refusals_total{reason}`.
 //!
 //! After each page the run records how far it got (`{prefix}:reconcile`), so an interrupted
 //! run resumed (`--resume`) goes on from there; the extras of a kind resumed part-way are not
@@ -22,6 +30,7 @@ mod checkpoint;
 mod drift;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_sync_clerk_api::{ApiError, Client, Kind, Listing};
@@ -29,7 +38,10 @@ use clerk_sync_db::{DbError, Held, Mirrored, PoolConfig};
 use clerk_sync_queue::{EnqueueError, Enqueuer, Entry, Keys, Pool};
 use serde::Serialize;
 
-pub use checkpoint::{LastRun, interrupted, last_run};
+use crate::instance::{InstanceError, KeyGuard};
+use crate::metrics::refusal;
+
+pub use checkpoint::{LastRun, interrupted, last_refusal_ms, last_run};
 
 pub use drift::KindReport;
 
@@ -52,10 +64,13 @@ pub enum ReconcileError {
     /// Redis did not take a repair or the checkpoint.
     #[error("cannot queue a repair: {0}")]
     Queue(String),
-    /// Clerk lists no object the database holds: the key is most likely for another
-    /// instance. Nothing of that kind was queued.
+    /// The key is another instance's, or its instance could not be asked.
+    #[error(transparent)]
+    Instance(#[from] InstanceError),
+    /// Clerk lists no object the database holds live: the key, or the database, is not what
+    /// it seems. Nothing of that kind was queued or deleted.
     #[error(
-        "none of the first {listed} {kind} Clerk lists is in the database, which holds {held}: is CLERK_SECRET_KEY for this database's instance? (a database never backfilled: run `clerk-sync backfill` first)"
+        "none of the {listed} {kind} Clerk listed (so far) is in the database, which holds {held} live: nothing of them was queued or deleted. Check that CLERK_SECRET_KEY and DATABASE_URL belong together; a database never backfilled needs `clerk-sync backfill` first"
     )]
     Strangers {
         /// The kind.
@@ -67,10 +82,8 @@ pub enum ReconcileError {
     },
 }
 
-/// A database holding fewer live rows of a kind than this is not checked for belonging to
-/// another instance (a new or small one shares few ids by nature).
-const MIN_STRANGERS: usize = 10;
-/// Objects listed without one id in common before a run gives up on a kind.
+/// Objects listed without one id in common before a run gives up on a kind, rather than
+/// page through a whole instance whose objects it would never queue.
 const STRANGERS_AFTER: usize = 1_000;
 
 /// What to do.
@@ -83,9 +96,8 @@ pub struct Options {
     /// Go on from where an interrupted run stopped, instead of starting over.
     pub resume: bool,
     /// Deletions queued at most per kind; past this a run deletes nothing of that kind and
-    /// says so (a key for another instance would make everything look deleted). `None`:
-    /// a tenth of the kind's live rows, and at least 10. Nothing is deleted either when the
-    /// database and Clerk, each holding ten or more, share no id at all.
+    /// says so (a wrong key or database would make everything look deleted). `None`: a
+    /// tenth of the kind's live rows, and at least 1.
     pub max_deletions: Option<usize>,
 }
 
@@ -111,6 +123,7 @@ impl Report {
 /// Reads Clerk and the database, and queues repairs.
 pub struct Reconciler {
     clerk: Client,
+    guard: Arc<KeyGuard>,
     database: PoolConfig,
     redis: Pool,
     keys: Keys,
@@ -118,12 +131,20 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    /// A reconciler reading Clerk through `clerk` (pace it: see [`Client::paced`]) and the
-    /// database through its own connection made from `database`, and queueing under `keys`.
-    pub fn new(clerk: Client, database: PoolConfig, redis: Pool, keys: Keys) -> Self {
+    /// A reconciler reading Clerk through `clerk`, its key held to the pinned instance by
+    /// `guard`, reading the database through its own connection made from `database`, and
+    /// queueing under `keys`.
+    pub fn new(
+        clerk: Client,
+        guard: Arc<KeyGuard>,
+        database: PoolConfig,
+        redis: Pool,
+        keys: Keys,
+    ) -> Self {
         let enqueuer = Enqueuer::new(redis.clone(), keys.clone(), Default::default());
         Self {
             clerk,
+            guard,
             database,
             redis,
             keys,
@@ -144,6 +165,12 @@ impl Reconciler {
         };
         kinds.sort();
         kinds.dedup();
+        if let Err(error) = self.guard.check(None).await {
+            if matches!(error, InstanceError::Mismatch { .. }) {
+                refusal("instance_mismatch");
+            }
+            return Err(error.into());
+        }
         let checkpoint = checkpoint::Checkpoint::new(self.redis.clone(), self.keys.clone());
         let resumed = if options.resume && !options.dry_run {
             checkpoint.interrupted().await?
@@ -171,7 +198,7 @@ impl Reconciler {
                 _ => None,
             };
             let mut found = KindReport::new(kind, &held);
-            let seen = self
+            let listed = self
                 .list(
                     kind,
                     offset,
@@ -183,7 +210,19 @@ impl Reconciler {
                     &checkpoint,
                     &mut on_page,
                 )
-                .await?;
+                .await;
+            let seen = match listed {
+                Ok(seen) => seen,
+                // A refusal ends the run as a finished one does: running it again at once
+                // would only refuse again.
+                Err(error @ ReconcileError::Strangers { .. }) => {
+                    if !options.dry_run {
+                        checkpoint.refused().await?;
+                    }
+                    return Err(error);
+                }
+                Err(error) => return Err(error),
+            };
             if offset.is_none() {
                 self.extras(
                     kind,
@@ -235,7 +274,10 @@ impl Reconciler {
         // Repairs wait here until the listing shares an id with the database: a key for
         // another instance would otherwise import that instance's objects.
         let mut deferred: Vec<(String, Vec<u8>)> = Vec::new();
-        let trusted = |found: &KindReport| found.matched > 0 || found.in_database < MIN_STRANGERS;
+        // A kind resumed part-way was trusted by the run that recorded its progress: progress
+        // is recorded only once repairs are queued, and those wait for trust.
+        let resumed = offset.is_some();
+        let trusted = |found: &KindReport| resumed || found.matched > 0 || found.in_database == 0;
         while let Some(page) = listing.next_page().await.map_err(clerk_error)? {
             for object in &page.objects {
                 seen.insert(object.id.clone());
@@ -257,11 +299,7 @@ impl Reconciler {
             on_page(kind, page.objects.len(), listing.total());
             if !trusted(found) {
                 if found.in_clerk >= STRANGERS_AFTER {
-                    return Err(ReconcileError::Strangers {
-                        kind: kind.name(),
-                        listed: found.in_clerk,
-                        held: found.in_database,
-                    });
+                    return Err(strangers(kind, found));
                 }
                 continue;
             }
@@ -272,12 +310,8 @@ impl Reconciler {
                 checkpoint.reached(kind, offset).await?;
             }
         }
-        if !trusted(found) && found.in_clerk >= MIN_STRANGERS {
-            return Err(ReconcileError::Strangers {
-                kind: kind.name(),
-                listed: found.in_clerk,
-                held: found.in_database,
-            });
+        if !trusted(found) {
+            return Err(strangers(kind, found));
         }
         self.queue_all(kind, &mut deferred, found, queued).await?;
         Ok(seen)
@@ -310,19 +344,17 @@ impl Reconciler {
         }
         let limit = options
             .max_deletions
-            .unwrap_or_else(|| (found.in_database / 10).max(10));
-        // Not one id in common between a database and a Clerk of some size: the key is for
-        // another instance, and every row would look deleted.
-        let strangers = found.in_database >= MIN_STRANGERS
-            && found.in_clerk >= MIN_STRANGERS
-            && found.matched == 0;
-        if strangers || found.extra.len() > limit {
+            .unwrap_or_else(|| (found.in_database / 10).max(1));
+        if found.extra.len() > limit {
             found.deletions_refused = true;
+            refusal("too_many_deletions");
             tracing::warn!(
                 kind = kind.name(),
                 extra = found.extra.len(),
                 limit,
-                "more objects look deleted in Clerk than a run deletes; none deleted (is CLERK_SECRET_KEY for this instance?)"
+                "more objects look deleted in Clerk than a run deletes ({limit}); none deleted. If Clerk really deleted them, run `clerk-sync reconcile --only {} --max-deletions {}`",
+                kind.name(),
+                found.extra.len()
             );
             return Ok(());
         }
@@ -340,9 +372,10 @@ impl Reconciler {
         Ok(())
     }
 
-    /// Whether Clerk confirms the object is gone: 404 by id; a membership, absent from its
-    /// user's memberships (a short list read whole), or its user gone. Never absence from
-    /// a long paged list, which an object deleted meanwhile can shift past a live one.
+    /// Whether Clerk confirms the object is gone: its own 404 by id; a membership, absent
+    /// from its user's memberships (a short list read whole), or its user gone. Never
+    /// absence from a long paged list, which an object deleted meanwhile can shift past a
+    /// live one, and never an answer that is not Clerk's.
     async fn gone(
         &self,
         kind: Kind,
@@ -355,10 +388,15 @@ impl Reconciler {
             source,
         };
         match kind {
-            Kind::Users => Ok(self.clerk.user(id).await.map_err(clerk_error)?.is_none()),
+            Kind::Users => Ok(self
+                .clerk
+                .user(id, None)
+                .await
+                .map_err(clerk_error)?
+                .is_none()),
             Kind::Organizations => Ok(self
                 .clerk
-                .organization(id)
+                .organization(id, None)
                 .await
                 .map_err(clerk_error)?
                 .is_none()),
@@ -369,7 +407,7 @@ impl Reconciler {
                 if !users.contains_key(user) {
                     let memberships = self
                         .clerk
-                        .memberships_of_user(user)
+                        .memberships_of_user(user, None)
                         .await
                         .map_err(clerk_error)?
                         .map(|list| list.into_iter().map(|m| m.id).collect());
@@ -429,6 +467,18 @@ impl Reconciler {
             }
         }
     }
+}
+
+/// Counts, logs and makes the error of a kind that shares no id with Clerk's list.
+fn strangers(kind: Kind, found: &KindReport) -> ReconcileError {
+    refusal("no_common_ids");
+    let error = ReconcileError::Strangers {
+        kind: kind.name(),
+        listed: found.in_clerk,
+        held: found.in_database,
+    };
+    tracing::warn!(kind = kind.name(), %error, "reconciliation refused");
+    error
 }
 
 /// The advisory lock a run holds, so two never run at once (a worker's schedule, or a

@@ -4,15 +4,18 @@
 //! `{"data", "total_count"}`, paged by `limit` (1 to 500, default 10) and `offset`, ordered
 //! by `order_by`, and `GET /v1/users/{id}/organization_memberships` the same shape;
 //! `GET /v1/users/{id}` and `GET /v1/organizations/{id}` the object alone, or
-//! 404 `resource_not_found`; all behind `Authorization: Bearer sk_…`, with errors as
-//! `{"errors":[{"message","long_message","code"}]}`. Switches make it rate-limit or fail the
-//! next requests, answer slowly, or lack the instance-wide membership list, as older
-//! instances do. Objects can be replaced while it runs, as they change in Clerk.
+//! 404 `resource_not_found`; `GET /v1/instance` the instance the key belongs to; all behind
+//! `Authorization: Bearer sk_…`, with errors as
+//! `{"errors":[{"message","long_message","code"}]}`. Switches make it rate-limit (with any
+//! `Retry-After`) or fail the next requests, answer slowly, lack the instance-wide
+//! membership list, as older instances do, or answer some paths with a proxy's HTML 404
+//! instead of Clerk. Objects can be replaced while it runs, as they change in Clerk, and so
+//! can the instance, as another key would read another.
 //!
 //! Objects are stored as the exact text served, formatted the way a re-serialisation would
 //! not reproduce (indentation, `\u00eb`, `1.50`), so a test can check bytes (`objects`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,9 +31,14 @@ pub use objects::*;
 
 /// The key the stub accepts.
 pub const KEY: &str = "sk_test_cli_stub_2g7np7Hrk0SN6kj5EDMLDaKNL0S";
+/// The instance the stub answers `GET /v1/instance` with, until told otherwise.
+pub const INSTANCE: &str = "ins_2stubInstance0000000000A";
 
 #[derive(Default)]
 struct StubState {
+    instance: Mutex<Option<(String, String)>>,
+    proxy_404: Mutex<HashSet<String>>,
+    retry_after_secs: AtomicU64,
     users: Mutex<Vec<StubObject>>,
     organizations: Mutex<Vec<StubObject>>,
     memberships: Mutex<Vec<StubObject>>,
@@ -80,7 +88,33 @@ impl Stub {
 
     /// Answers the next `n` requests with 429 and `Retry-After: 1`.
     pub fn rate_limit_next(&self, n: u32) {
+        self.rate_limit_next_for(n, 1);
+    }
+
+    /// Answers the next `n` requests with 429 and `Retry-After: <seconds>`.
+    pub fn rate_limit_next_for(&self, n: u32, seconds: u64) {
+        self.state.retry_after_secs.store(seconds, Ordering::SeqCst);
         self.state.rate_limit_next.store(n, Ordering::SeqCst);
+    }
+
+    /// The instance `GET /v1/instance` names from now on, as another key's would.
+    pub fn set_instance(&self, id: &str, environment_type: &str) {
+        *lock(&self.state.instance) = Some((id.to_owned(), environment_type.to_owned()));
+    }
+
+    /// Answers `path` (`/v1/users/user_…`) as an egress proxy that does not know it
+    /// would: 404 with an HTML page, nothing of Clerk's.
+    pub fn proxy_404(&self, path: &str) {
+        lock(&self.state.proxy_404).insert(path.to_owned());
+    }
+
+    /// Requests for `path` exactly, whatever their query.
+    pub fn calls_to(&self, path: &str) -> usize {
+        let prefix = format!("{path}?");
+        lock(&self.state.requests)
+            .iter()
+            .filter(|r| r.starts_with(&prefix))
+            .count()
     }
 
     /// Answers the next `n` requests (after any rate limiting) with 500.
@@ -174,10 +208,20 @@ async fn handle(State(state): State<Arc<StubState>>, request: Request) -> Respon
             "Too many requests",
             "Too many requests, retry later",
         );
+        let seconds = state.retry_after_secs.load(Ordering::SeqCst).max(1);
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         return response;
+    }
+    if lock(&state.proxy_404).contains(&path) {
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .header(header::CONTENT_TYPE, "text/html")
+            .body(Body::from(
+                "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>",
+            ))
+            .unwrap_or_default();
     }
     if take(&state.fail_next) {
         return error(
@@ -188,6 +232,16 @@ async fn handle(State(state): State<Arc<StubState>>, request: Request) -> Respon
         );
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segments.as_slice() == ["v1", "instance"] {
+        let (id, environment) = lock(&state.instance)
+            .clone()
+            .unwrap_or_else(|| (INSTANCE.to_owned(), "development".to_owned()));
+        let body = serde_json::json!({
+            "object": "instance", "id": id, "environment_type": environment,
+            "allowed_origins": null, "development_origin": "",
+        });
+        return json_response(StatusCode::OK, body.to_string());
+    }
     let single = match segments.as_slice() {
         ["v1", "users", id] => Some(find(&state.users, id)),
         ["v1", "organizations", id] => Some(find(&state.organizations, id)),

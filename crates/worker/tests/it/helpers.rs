@@ -180,10 +180,11 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// A `user.*` body as Clerk sends it.
+/// A `user.*` body as Clerk sends it, from the instance the Backend API stand-in reads.
 pub fn user_body(kind: &str, id: &str, updated_at: i64, first_name: &str) -> Vec<u8> {
     serde_json::json!({
-        "object": "event", "type": kind, "timestamp": updated_at, "instance_id": "ins_test",
+        "object": "event", "type": kind, "timestamp": updated_at,
+        "instance_id": clerk_sync_test_support::clerk_stub::INSTANCE,
         "data": {
             "object": "user", "id": id, "first_name": first_name, "last_name": "Doe",
             "primary_email_address_id": format!("idn_{id}"),

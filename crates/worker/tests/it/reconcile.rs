@@ -6,19 +6,19 @@ use std::time::{Duration, Instant};
 
 use clerk_sync_test_support::clerk_stub::{self, BASE_MS, KEY, Stub};
 use clerk_sync_test_support::eventually;
-use clerk_sync_worker::{ClerkConfig, Worker};
+use clerk_sync_worker::{Clerk, Worker};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Harness, user_body};
 
 const WAIT: Duration = Duration::from_secs(90);
 
-fn clerk(stub: &Stub, rate: u32) -> ClerkConfig {
-    ClerkConfig {
-        url: stub.url.parse().unwrap(),
-        key: clerk_sync_clerk_api::SecretKey::parse(KEY).unwrap(),
-        rate: NonZeroU32::new(rate).unwrap(),
-    }
+fn clerk(stub: &Stub, rate: u32) -> Clerk {
+    Clerk::new(
+        stub.url.parse().unwrap(),
+        clerk_sync_clerk_api::SecretKey::parse(KEY).unwrap(),
+        NonZeroU32::new(rate).unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -121,14 +121,11 @@ async fn the_client_keeps_its_pace_under_a_burst() {
         .map(|n| clerk_stub::user(n, BASE_MS, BASE_MS))
         .collect();
     let stub = Stub::start(users.clone(), vec![], vec![]).await;
-    let client = clerk_sync_clerk_api::Client::new(
-        stub.url.parse().unwrap(),
-        clerk_sync_clerk_api::SecretKey::parse(KEY).unwrap(),
-    )
-    .unwrap()
-    .paced(NonZeroU32::new(10).unwrap());
+    let client = clerk(&stub, 10)
+        .client(clerk_sync_clerk_api::RetryPolicy::PATIENT)
+        .unwrap();
     let started = Instant::now();
-    let calls = users.iter().map(|u| client.user(&u.id));
+    let calls = users.iter().map(|u| client.user(&u.id, None));
     let answers = futures_util::future::join_all(calls).await;
     assert!(answers.iter().all(|a| matches!(a, Ok(Some(_)))));
     // 30 requests at 10 a second, the first at once: never sooner than 2.9 s.

@@ -13,10 +13,11 @@ use super::KEY;
 pub use clerk_sync_test_support::redis_url;
 
 /// A stream prefix of its own, the CLI run against it and a stub, and Redis reads. Its keys
-/// are deleted on drop.
+/// are deleted on drop, and so is the database it makes for commands that need one.
 pub struct Setup {
     pub prefix: String,
     pub keys: Keys,
+    database: tokio::sync::OnceCell<clerk_sync_test_support::TestDatabase>,
 }
 
 impl Setup {
@@ -25,7 +26,18 @@ impl Setup {
         Self {
             keys: Keys::new(&prefix),
             prefix,
+            database: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// A database of this setup's own (made on first use), for commands that read the
+    /// pinned instance but whose test needs no database of its own.
+    pub async fn database_url(&self) -> String {
+        self.database
+            .get_or_init(clerk_sync_test_support::TestDatabase::new)
+            .await
+            .url
+            .clone()
     }
 
     /// The real binary with only what it needs in its environment.

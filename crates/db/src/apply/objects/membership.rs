@@ -50,7 +50,7 @@ pub(crate) static END: LazyLock<Sql> = LazyLock::new(|| {
          SET deleted_at = (SELECT r.deleted_at FROM r WHERE r.id = t.id) \
          WHERE t.id = ANY (ARRAY(SELECT id FROM r)) \
              AND (t.deleted_at IS NULL OR t.deleted_at > (SELECT r.deleted_at FROM r WHERE r.id = t.id)) \
-         RETURNING t.id",
+         RETURNING t.id, true",
     )
 });
 

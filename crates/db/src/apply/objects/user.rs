@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::DbError;
 use crate::apply::staged::{Keeps, Versioned, newest_wins};
-use crate::apply::statement::{Sql, encode, prefixed, tombstoned};
+use crate::apply::statement::{Sql, Written, encode, prefixed, tombstoned, versioned_upsert};
 use crate::apply::{DeleteMode, Plan, lock_key, opt_time, time};
 
 pub(crate) const OBJECT: &str = "user";
@@ -156,7 +156,7 @@ static TOMBSTONE: LazyLock<Sql> = LazyLock::new(|| {
          ON CONFLICT (object_type, object_id) DO UPDATE \
          SET (deleted_at, svix_id) = ROW(EXCLUDED.deleted_at, EXCLUDED.svix_id) \
          WHERE (EXCLUDED.deleted_at, EXCLUDED.svix_id) < (t.deleted_at, t.svix_id) \
-         RETURNING t.object_id",
+         RETURNING t.object_id, true",
     )
 });
 
@@ -209,20 +209,24 @@ static HARD_DELETE: LazyLock<Sql> = LazyLock::new(|| {
 /// Newest wins, and a deleted user is never written over: neither a row with `deleted_at`
 /// nor one whose tombstone stands (a hard deletion leaves no row).
 static UPSERT: LazyLock<Sql> = LazyLock::new(|| {
-    Sql::new(&format!(
-        "INSERT INTO users AS t ({columns}) \
-         SELECT {select} FROM json_populate_recordset(NULL::users, $1::json) r \
-         WHERE {gone} IS NULL \
-         ON CONFLICT (clerk_id) DO UPDATE SET ({rest}) = ROW({excluded}) \
-         WHERE t.deleted_at IS NULL \
-             AND (EXCLUDED.updated_at, EXCLUDED.last_svix_id) > (t.updated_at, t.last_svix_id) \
-         RETURNING t.clerk_id",
-        columns = COLUMNS.join(", "),
-        select = prefixed("r.", COLUMNS),
-        rest = COLUMNS[1..].join(", "),
-        excluded = prefixed("EXCLUDED.", &COLUMNS[1..]),
-        gone = tombstoned("r.clerk_id"),
-    ))
+    versioned_upsert(
+        "users",
+        "clerk_id",
+        &format!(
+            "INSERT INTO users AS t ({columns}) \
+             SELECT {select} FROM r \
+             WHERE {gone} IS NULL \
+             ON CONFLICT (clerk_id) DO UPDATE SET ({rest}) = ROW({excluded}) \
+             WHERE t.deleted_at IS NULL \
+                 AND (EXCLUDED.updated_at, EXCLUDED.last_svix_id) > (t.updated_at, t.last_svix_id) \
+             RETURNING t.clerk_id, t.updated_at",
+            columns = COLUMNS.join(", "),
+            select = prefixed("r.", COLUMNS),
+            rest = COLUMNS[1..].join(", "),
+            excluded = prefixed("EXCLUDED.", &COLUMNS[1..]),
+            gone = tombstoned("r.clerk_id"),
+        ),
+    )
 });
 
 /// Drops the addresses a user no longer has.
@@ -256,14 +260,14 @@ static WRITE_ADDRESSES: LazyLock<Sql> = LazyLock::new(|| {
 pub(crate) async fn write_deletions(
     conn: &AsyncPgConnection,
     plan: &Plan<'_>,
-) -> Result<Vec<String>, DbError> {
+) -> Result<Vec<Written>, DbError> {
     let deletions = &plan.user_deletions;
     if deletions.is_empty() {
         return Ok(Vec::new());
     }
     let json = deletions.json()?;
     let (written, _) = tokio::try_join!(
-        TOMBSTONE.bind(json.clone()).written(conn),
+        TOMBSTONE.bind(json.clone()).versions(conn),
         ERASE.bind(json).written(conn),
     )?;
     Ok(written)
@@ -321,7 +325,7 @@ struct AddressRow<'a> {
 pub(crate) async fn write_upserts(
     conn: &AsyncPgConnection,
     plan: &Plan<'_>,
-) -> Result<Vec<String>, DbError> {
+) -> Result<Vec<Written>, DbError> {
     plan.users.write(conn, &UPSERT).await
 }
 
@@ -331,12 +335,12 @@ pub(crate) async fn write_upserts(
 pub(crate) async fn write_addresses(
     conn: &AsyncPgConnection,
     plan: &Plan<'_>,
-    written: &[String],
+    written: &[Written],
 ) -> Result<(), DbError> {
     if written.is_empty() {
         return Ok(());
     }
-    let written: HashSet<&str> = written.iter().map(String::as_str).collect();
+    let written: HashSet<&str> = written.iter().map(|w| w.key.as_str()).collect();
     let mut kept = Vec::new();
     // One row per address id: a statement cannot write one row twice.
     let mut addresses: BTreeMap<&str, AddressRow<'_>> = BTreeMap::new();

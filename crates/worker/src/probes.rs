@@ -1,49 +1,34 @@
 //! `/metrics`, `/healthz` and `/readyz` on `WORKER_METRICS_BIND`.
 
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use actix_web::dev::Server;
+use actix_web::{HttpResponse, web};
 use clerk_sync_queue::redis;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use clerk_sync_runtime::http::{Limits, healthz, metrics_response};
 
 use crate::metrics::{
-    DLQ_LENGTH, DRIFT_OBJECTS, PENDING, RECONCILE_LAST_SUCCESS, RETRY_SET_SIZE, STREAM_LAG,
-    STREAM_LENGTH,
+    DLQ_LENGTH, DRIFT_OBJECTS, INSTANCE_MISMATCH, PENDING, RECONCILE_LAST_SUCCESS, RETRY_SET_SIZE,
+    STREAM_LAG, STREAM_LENGTH,
 };
 use crate::startup::Shared;
 
-pub(crate) async fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(shared);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
-    Ok(())
-}
-
-/// 200 while the process runs.
-async fn healthz() -> impl IntoResponse {
-    (
-        StatusCode::OK,
-        axum::Json(serde_json::json!({"status": "ok"})),
-    )
+/// Serves the probes on `listener` until the returned server is stopped.
+pub(crate) fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<Server> {
+    let shared = web::Data::from(shared);
+    clerk_sync_runtime::http::serve(listener, Limits::INTERNAL, move |config| {
+        config
+            .app_data(shared.clone())
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics));
+    })
 }
 
 /// 200 when both Redis and PostgreSQL answer: the worker can make progress.
-async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
     let redis_up = tokio::time::timeout(Duration::from_secs(1), async {
         let mut conn = shared.redis.get().await.ok()?;
         redis::cmd("PING")
@@ -59,20 +44,17 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         && tokio::time::timeout(Duration::from_secs(1), clerk_sync_db::ping(&shared.db))
             .await
             .is_ok_and(|r| r.is_ok());
-    let status = if redis_up && postgres_up {
-        StatusCode::OK
+    let body = serde_json::json!({"redis": redis_up, "postgres": postgres_up});
+    if redis_up && postgres_up {
+        HttpResponse::Ok().json(body)
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        axum::Json(serde_json::json!({"redis": redis_up, "postgres": postgres_up})),
-    )
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Prometheus text. The queue gauges are read at scrape time, so they are as fresh as the
 /// scrape; when Redis does not answer they keep their last values.
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
     let stats = tokio::time::timeout(
         Duration::from_secs(1),
         clerk_sync_queue::queue_stats(&shared.redis, &shared.keys),
@@ -101,8 +83,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
             }
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::handle().render(),
-    )
+    let mismatched = shared.guard.as_ref().is_some_and(|g| g.is_mismatched());
+    metrics::gauge!(INSTANCE_MISMATCH).set(if mismatched { 1.0 } else { 0.0 });
+    metrics_response(crate::metrics::handle().render())
 }

@@ -1,0 +1,2 @@
+DROP TABLE sync_changes_pruned;
+DROP TABLE sync_instance;
