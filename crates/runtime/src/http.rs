@@ -23,16 +23,21 @@ pub struct Limits {
     pub connections: usize,
     /// Threads serving requests.
     pub workers: usize,
+    /// Whether a client that closes its side of the connection is still answered. Off, its
+    /// request is dropped there: a caller that has given up no longer costs anything.
+    pub answer_half_closed: bool,
 }
 
 impl Limits {
     /// For the worker's API and probes, and the console: 10 s for a request head, 60 s of
-    /// idleness, a few hundred connections, on one thread (they are light).
+    /// idleness, a few hundred connections, on one thread (they are light), and a request
+    /// dropped as soon as its client hangs up.
     pub const INTERNAL: Self = Self {
         request_head: Duration::from_secs(10),
         idle: Duration::from_secs(60),
         connections: 256,
         workers: 1,
+        answer_half_closed: false,
     };
 }
 
@@ -53,6 +58,7 @@ where
     .client_disconnect_timeout(Duration::from_secs(1))
     .keep_alive(limits.idle)
     .max_connections(limits.connections)
+    .h1_allow_half_closed(limits.answer_half_closed)
     .workers(limits.workers)
     .shutdown_timeout(30)
     .disable_signals()

@@ -367,7 +367,13 @@ async fn serve_until(server: Server, shutdown: CancellationToken) -> anyhow::Res
 /// instance the key reads, it asks again at each check.
 async fn watch_instance(guard: Arc<KeyGuard>, shutdown: CancellationToken) -> anyhow::Result<()> {
     loop {
-        match guard.check(None).await {
+        // Bounded, so a long 429 pause is waited out between checks, not inside one.
+        let deadline = tokio::time::Instant::now() + INSTANCE_CHECK_EVERY;
+        let checked = tokio::select! {
+            checked = guard.check(Some(deadline)) => checked,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        match checked {
             Ok(_) | Err(InstanceError::Mismatch { .. }) => {}
             Err(error) => tracing::debug!(%error, "cannot check CLERK_SECRET_KEY's instance yet"),
         }

@@ -175,3 +175,60 @@ async fn follow_prints_what_commits_after_it_started_and_stops_cleanly_on_sigter
         "SIGTERM is a clean exit"
     );
 }
+
+#[tokio::test]
+async fn a_cursor_behind_retention_exits_3_saying_how_far_and_one_at_it_reads_on() {
+    let db = TestDatabase::new().await;
+    let mut conn = connect(&db).await;
+    for n in 0..4 {
+        apply(
+            &mut conn,
+            &format!("msg_{n}"),
+            "user.created",
+            user(&format!("user_{n}")),
+        )
+        .await;
+    }
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "UPDATE sync_changes SET committed_at = now() - interval '8 days' \
+             WHERE id IN (SELECT id FROM sync_changes ORDER BY id LIMIT 2)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let week = Duration::from_secs(7 * 24 * 3600);
+    assert_eq!(
+        clerk_sync_db::prune_changes(&mut conn, week, 100)
+            .await
+            .unwrap(),
+        2
+    );
+    let through = clerk_sync_db::changes_pruned_through(&conn).await.unwrap();
+    assert!(through >= 2, "{through}");
+
+    let behind = cli(&db.url)
+        .args(["changes", "--after", "0", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(behind.status.code(), Some(3));
+    assert!(
+        behind.stdout.is_empty(),
+        "nothing printed from a cursor that missed changes"
+    );
+    let message = String::from_utf8_lossy(&behind.stderr);
+    assert!(
+        message.contains(&format!("changes up to id {through} were deleted")),
+        "{message}"
+    );
+
+    let at = json_lines(cli(&db.url).args(["changes", "--after", &through.to_string(), "--json"]));
+    assert_eq!(ids(&at), ["user_2", "user_3"]);
+    // Without a cursor: whatever is kept, from the oldest.
+    let all = json_lines(cli(&db.url).args(["changes", "--json"]));
+    assert_eq!(ids(&all), ["user_2", "user_3"]);
+}

@@ -13,4 +13,5 @@ mod reconcile;
 mod send;
 mod stats;
 mod sync;
+mod trust;
 mod verify;

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use clerk_sync_db::{Change, DeleteMode, Op, Outcome, PRUNE_LOCK, prune_changes, read_changes};
+use clerk_sync_db::{
+    Change, DeleteMode, Op, Outcome, PRUNE_LOCK, changes_pruned_through, prune_changes,
+    read_changes,
+};
 use serde_json::{Value, json};
 
 use crate::helpers::{Db, corpus, db, deleted_event, user_event};
@@ -245,6 +248,11 @@ async fn rows_older_than_the_retention_are_pruned_in_batches_by_one_session_at_a
         left.iter().map(|c| c.svix_id.as_str()).collect::<Vec<_>>(),
         ["msg_5", "msg_6"]
     );
+    // A consumer can tell its cursor fell behind: the largest id deleted is recorded.
+    assert_eq!(
+        changes_pruned_through(&db.conn).await.unwrap(),
+        left[0].id - 1
+    );
     assert_eq!(prune_changes(&mut db.conn, week, 2).await.unwrap(), 0);
     // The lock was released: a second pruner is not locked out.
     let mut free = db.connection().await;
@@ -311,4 +319,52 @@ async fn an_update_after_a_deletion_is_not_announced_as_upserted() {
         .map(|row| row["op"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(ops, vec!["deleted"], "{feed:?}");
+}
+
+/// A fetched state (`fetch:…`) and the webhook of the same version tie: the webhook's larger
+/// id wins the tie and rewrites the row as it was, and the feed, which announced that
+/// version once, does not announce it again.
+#[tokio::test]
+async fn one_version_of_an_object_is_announced_once() {
+    let mut db = db().await;
+    let fetched = user_event("user.updated", "user_tie", T1, "Jane");
+    let webhook = user_event("user.updated", "user_tie", T1, "Jane");
+    let newer = user_event("user.updated", "user_tie", T1 + 1, "Janet");
+    let fetch_id = format!("fetch:user:user_tie:{T1}");
+    assert_eq!(
+        db.apply(&fetch_id, &fetched, DeleteMode::Soft).await,
+        Outcome::Applied
+    );
+    let before = db.snapshot().await;
+    assert_eq!(
+        db.apply("msg_tie", &webhook, DeleteMode::Soft).await,
+        Outcome::Applied,
+        "the tie is won by the larger id, so every order ends in the same row"
+    );
+    db.apply("msg_newer", &newer, DeleteMode::Soft).await;
+    let announced: Vec<(String, String)> = read_changes(&db.conn, 0, 100, &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.svix_id, c.version.timestamp_millis().to_string()))
+        .collect();
+    assert_eq!(
+        announced,
+        [
+            (fetch_id, T1.to_string()),
+            ("msg_newer".to_owned(), (T1 + 1).to_string())
+        ]
+    );
+    assert_ne!(before, db.snapshot().await, "the newer version was written");
+
+    // Every other object table ties the same way (its statement is built for all of them).
+    let (_, organization) = crate::helpers::corpus("organization.updated");
+    db.apply("fetch:organization:tie", &organization, DeleteMode::Soft)
+        .await;
+    db.apply("msg_organization_tie", &organization, DeleteMode::Soft)
+        .await;
+    let organizations = read_changes(&db.conn, 0, 100, &["organization".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(organizations.len(), 1, "{organizations:?}");
 }

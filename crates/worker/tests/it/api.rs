@@ -10,23 +10,28 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Harness, deleted_body, user_body};
 
-const TOKEN: &str = "app-token-0123456789abcdef";
+pub const TOKEN: &str = "app-token-0123456789abcdef";
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A running worker with the API on, and a client for it.
-struct Api {
-    base: String,
+pub struct Api {
+    pub base: String,
     http: reqwest::Client,
     stop: CancellationToken,
     running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Api {
-    async fn start(h: &Harness, stub: &Stub) -> Self {
+    pub async fn start(h: &Harness, stub: &Stub) -> Self {
         Self::start_with(h, stub, h.db.url.clone()).await
     }
 
     async fn start_with(h: &Harness, stub: &Stub, database_url: String) -> Self {
+        Self::start_at_rate(h, stub, database_url, 100).await
+    }
+
+    /// With `CLERK_API_RATE` at `rate`.
+    pub async fn start_at_rate(h: &Harness, stub: &Stub, database_url: String, rate: u32) -> Self {
         let mut config = h.config("api-worker");
         config.database_url = database_url;
         config.api = Some(ApiConfig {
@@ -36,7 +41,7 @@ impl Api {
         config.clerk = Some(Clerk::new(
             stub.url.parse().unwrap(),
             clerk_sync_clerk_api::SecretKey::parse(KEY).unwrap(),
-            std::num::NonZeroU32::new(100).unwrap(),
+            std::num::NonZeroU32::new(rate).unwrap(),
         ));
         let worker = Worker::build(config).await.unwrap();
         let base = format!("http://127.0.0.1:{}", worker.api_port().unwrap());
@@ -50,13 +55,13 @@ impl Api {
         }
     }
 
-    async fn call(&self, method: &str, path: &str) -> (u16, serde_json::Value) {
+    pub async fn call(&self, method: &str, path: &str) -> (u16, serde_json::Value) {
         let response = self.send(method, path, Some(TOKEN)).await;
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or_default())
     }
 
-    async fn send(&self, method: &str, path: &str, token: Option<&str>) -> reqwest::Response {
+    pub async fn send(&self, method: &str, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut request = match method {
             "POST" => self.http.post(format!("{}{path}", self.base)),
             _ => self.http.get(format!("{}{path}", self.base)),
@@ -67,7 +72,7 @@ impl Api {
         request.send().await.unwrap()
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         self.stop.cancel();
         if let Some(running) = self.running.take() {
             running.await.unwrap().unwrap();

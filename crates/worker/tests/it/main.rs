@@ -13,3 +13,4 @@ mod poison;
 mod process;
 mod reconcile;
 mod stall;
+mod trust;
