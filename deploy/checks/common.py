@@ -74,6 +74,8 @@ METRICS = {
     "clerk_sync_drift_objects": "gauge",
     "clerk_sync_api_requests_total": "counter",
     "clerk_sync_api_backend_calls_total": "counter",
+    "clerk_sync_clerk_instance_mismatch": "gauge",
+    "clerk_sync_reconcile_refusals_total": "counter",
 }
 
 CONSUMER_GROUP = "workers"
