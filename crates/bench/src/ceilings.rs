@@ -97,10 +97,10 @@ const PER_EVENT: &str = r#"\set n random(1, 1000000000)
 \set u random(1, 20000)
 BEGIN;
 SELECT pg_advisory_xact_lock(:u);
-INSERT INTO processed_webhooks (svix_id, event_type, object_id)
+INSERT INTO clerk.processed_webhooks (svix_id, event_type, object_id)
   VALUES ('pgbench_' || :client_id || '_' || :n, 'user.updated', 'user_' || :u) ON CONFLICT DO NOTHING;
-SELECT deleted_at FROM tombstones WHERE object_type = 'user' AND object_id = 'user_' || :u;
-INSERT INTO users (clerk_id, external_id, username, email, first_name, last_name, image_url, phone,
+SELECT deleted_at FROM clerk.tombstones WHERE object_type = 'user' AND object_id = 'user_' || :u;
+INSERT INTO clerk.users (clerk_id, external_id, username, email, first_name, last_name, image_url, phone,
     public_metadata, banned, locked, two_factor_enabled, password_enabled, last_sign_in_at,
     last_active_at, created_at, updated_at, deleted_at, last_svix_id)
   VALUES ('user_' || :u, NULL, NULL, 'a.user' || :u || '@example.com', 'First', 'Last',
@@ -116,9 +116,9 @@ INSERT INTO users (clerk_id, external_id, username, email, first_name, last_name
     deleted_at = excluded.deleted_at, last_svix_id = excluded.last_svix_id
   WHERE users.deleted_at IS NULL AND (excluded.updated_at > users.updated_at
     OR (excluded.updated_at = users.updated_at AND excluded.last_svix_id > users.last_svix_id));
-DELETE FROM user_email_addresses WHERE user_id = 'user_' || :u
+DELETE FROM clerk.user_email_addresses WHERE user_id = 'user_' || :u
   AND id <> ALL(ARRAY['idn_a' || :u, 'idn_b' || :u]);
-INSERT INTO user_email_addresses (id, user_id, email_address, verified, verification_status, is_primary)
+INSERT INTO clerk.user_email_addresses (id, user_id, email_address, verified, verification_status, is_primary)
   VALUES ('idn_a' || :u, 'user_' || :u, 'a.user' || :u || '@example.com', true, 'verified', true),
          ('idn_b' || :u, 'user_' || :u, 'b.user' || :u || '@example.com', true, 'verified', false)
   ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, email_address = excluded.email_address,

@@ -86,7 +86,7 @@ pub async fn end_to_end(
     wait_for_rows(db, count as i64, Duration::from_secs(120)).await?;
     let committed: std::collections::HashMap<String, f64> = db
         .query(
-            "SELECT svix_id, (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000)::float8 FROM processed_webhooks",
+            "SELECT svix_id, (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000)::float8 FROM clerk.processed_webhooks",
             &[],
         )
         .await?
@@ -210,7 +210,7 @@ async fn wait_for_rows(
     let started = Instant::now();
     loop {
         let done: i64 = db
-            .query_one("SELECT count(*) FROM processed_webhooks", &[])
+            .query_one("SELECT count(*) FROM clerk.processed_webhooks", &[])
             .await?
             .get(0);
         if done >= count {
@@ -294,7 +294,7 @@ pub async fn reset(
         .query_async::<()>(&mut *conn)
         .await?;
     db.batch_execute(
-        "TRUNCATE processed_webhooks, users, user_email_addresses, tombstones, sync_changes; \
+        "TRUNCATE clerk.processed_webhooks, clerk.users, clerk.user_email_addresses, clerk.tombstones, clerk.sync_changes; \
          CHECKPOINT",
     )
     .await?;

@@ -49,7 +49,7 @@ pub async fn check(
     tokio::spawn(connection);
 
     let processed: BTreeSet<String> = db
-        .query("SELECT svix_id FROM processed_webhooks", &[])
+        .query("SELECT svix_id FROM clerk.processed_webhooks", &[])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -161,16 +161,16 @@ async fn check_rows(
     let queries = [
         (
             "users",
-            "SELECT clerk_id, first_name, deleted_at IS NOT NULL FROM users",
+            "SELECT clerk_id, first_name, deleted_at IS NOT NULL FROM clerk.users",
         ),
-        ("sessions", "SELECT id, status, false FROM sessions"),
+        ("sessions", "SELECT id, status, false FROM clerk.sessions"),
         (
             "organizations",
-            "SELECT id, name, deleted_at IS NOT NULL FROM organizations",
+            "SELECT id, name, deleted_at IS NOT NULL FROM clerk.organizations",
         ),
         (
             "organization_memberships",
-            "SELECT id, role, deleted_at IS NOT NULL FROM organization_memberships",
+            "SELECT id, role, deleted_at IS NOT NULL FROM clerk.organization_memberships",
         ),
     ];
     let mut actual = BTreeMap::new();
@@ -214,7 +214,7 @@ async fn check_feed(
 ) -> anyhow::Result<()> {
     let rows = db
         .query(
-            "SELECT svix_id, count(*) FROM sync_changes GROUP BY svix_id",
+            "SELECT svix_id, count(*) FROM clerk.sync_changes GROUP BY svix_id",
             &[],
         )
         .await?;
@@ -238,7 +238,7 @@ async fn check_feed(
 async fn check_erasure(db: &tokio_postgres::Client, v: &mut Verdict) -> anyhow::Result<()> {
     let leaks: i64 = db
         .query_one(
-            "SELECT count(*) FROM sessions s JOIN tombstones t
+            "SELECT count(*) FROM clerk.sessions s JOIN clerk.tombstones t
                ON t.object_type = 'user' AND t.object_id = s.user_id
              WHERE s.client_ip IS NOT NULL",
             &[],

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clerk_sync_clerk_api::RetryPolicy;
-use clerk_sync_db::{PgPool, PoolConfig};
+use clerk_sync_db::{PgPool, PoolConfig, Schema};
 use clerk_sync_mirror::Clerk;
 use clerk_sync_mirror::instance::{InstanceError, KeyGuard};
 use clerk_sync_queue::{Keys, Pool};
@@ -44,7 +44,8 @@ impl Context {
     }
 }
 
-/// `DATABASE_URL`, as every verb that reads or writes PostgreSQL takes it.
+/// `DATABASE_URL` and `DATABASE_SCHEMA`, as every verb that reads or writes PostgreSQL
+/// takes them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
     /// PostgreSQL. May hold a password, so it is never printed.
@@ -58,6 +59,16 @@ pub struct DatabaseArgs {
         value_parser = clerk_sync_db::parse_database_url
     )]
     pub url: String,
+
+    /// The schema that holds everything clerk-sync creates in the database.
+    #[arg(
+        long = "database-schema",
+        env = "DATABASE_SCHEMA",
+        value_name = "DATABASE_SCHEMA",
+        default_value = clerk_sync_db::DEFAULT_SCHEMA,
+        value_parser = Schema::parse
+    )]
+    pub schema: Schema,
 }
 
 impl DatabaseArgs {
@@ -98,7 +109,10 @@ impl DatabaseArgs {
 pub async fn hold_key(clerk: &Clerk, database: &DatabaseArgs) -> Result<Arc<KeyGuard>, ExitCode> {
     let built = database
         .pool("clerk-sync instance check", Duration::from_secs(30))
-        .and_then(|pool| Ok(KeyGuard::new(clerk.client(RetryPolicy::PATIENT)?, pool)));
+        .and_then(|pool| {
+            let client = clerk.client(RetryPolicy::PATIENT)?;
+            Ok(KeyGuard::new(client, pool, database.schema))
+        });
     let guard = match built {
         Ok(guard) => Arc::new(guard),
         Err(error) => {

@@ -6,7 +6,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::DbError;
+use crate::{DbError, Schema};
 
 /// The pinned instance.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName, serde::Serialize)]
@@ -27,9 +27,10 @@ const COLUMNS: &str = "instance_id, environment_type, pinned_at";
 /// The pinned instance, if one is.
 pub async fn pinned_instance(
     mut conn: &AsyncPgConnection,
+    schema: Schema,
 ) -> Result<Option<PinnedInstance>, DbError> {
     let rows: Vec<PinnedInstance> =
-        diesel::sql_query(format!("SELECT {COLUMNS} FROM sync_instance"))
+        diesel::sql_query(schema.render(&format!("SELECT {COLUMNS} FROM @schema.sync_instance")))
             .load(&mut conn)
             .await?;
     Ok(rows.into_iter().next())
@@ -39,14 +40,15 @@ pub async fn pinned_instance(
 /// stands: this one, or the one pinned before (which the caller compares with its own).
 pub async fn pin_instance(
     conn: &AsyncPgConnection,
+    schema: Schema,
     instance_id: &str,
     environment_type: Option<&str>,
 ) -> Result<PinnedInstance, DbError> {
     let mut c = conn;
-    let inserted: Vec<PinnedInstance> = diesel::sql_query(format!(
-        "INSERT INTO sync_instance (instance_id, environment_type) VALUES ($1, $2) \
+    let inserted: Vec<PinnedInstance> = diesel::sql_query(schema.render(&format!(
+        "INSERT INTO @schema.sync_instance (instance_id, environment_type) VALUES ($1, $2) \
          ON CONFLICT (singleton) DO NOTHING RETURNING {COLUMNS}"
-    ))
+    )))
     .bind::<Text, _>(instance_id)
     .bind::<Nullable<Text>, _>(environment_type)
     .load(&mut c)
@@ -59,7 +61,7 @@ pub async fn pin_instance(
         return Ok(pinned);
     }
     // Another session's pin: read in a statement of its own, whose snapshot sees it.
-    pinned_instance(conn)
+    pinned_instance(conn, schema)
         .await?
         .ok_or_else(|| DbError::Transient("sync_instance changed while it was read".into()))
 }
@@ -67,16 +69,17 @@ pub async fn pin_instance(
 /// Pins `instance_id` whatever was pinned before: `clerk-sync instance pin --confirm`.
 pub async fn repin_instance(
     mut conn: &AsyncPgConnection,
+    schema: Schema,
     instance_id: &str,
     environment_type: Option<&str>,
 ) -> Result<PinnedInstance, DbError> {
-    let rows: Vec<PinnedInstance> = diesel::sql_query(format!(
-        "INSERT INTO sync_instance (instance_id, environment_type) VALUES ($1, $2) \
+    let rows: Vec<PinnedInstance> = diesel::sql_query(schema.render(&format!(
+        "INSERT INTO @schema.sync_instance (instance_id, environment_type) VALUES ($1, $2) \
          ON CONFLICT (singleton) DO UPDATE \
          SET instance_id = EXCLUDED.instance_id, environment_type = EXCLUDED.environment_type, \
              pinned_at = now() \
          RETURNING {COLUMNS}"
-    ))
+    )))
     .bind::<Text, _>(instance_id)
     .bind::<Nullable<Text>, _>(environment_type)
     .load(&mut conn)

@@ -1,14 +1,14 @@
 //! What the database holds of the objects Clerk's Backend API lists, by id: the version and
 //! whether the object is live. `verify` and `reconcile` compare this with Clerk.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::{ExpressionMethods as _, QueryDsl as _};
+use diesel::QueryableByName;
+use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl as _};
 
-use crate::DbError;
-use crate::schema::{organization_memberships, organizations, users};
+use crate::{DbError, Schema};
 
 /// The tables that mirror a Backend API list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,80 +33,57 @@ pub struct Held {
     pub member_of: Option<(String, String)>,
 }
 
-type Version = (
-    String,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<(String, String)>,
-);
-type MembershipVersion = (String, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Timestamptz)]
+    updated_at: DateTime<Utc>,
+    #[diesel(sql_type = Bool)]
+    live: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    organization_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    user_id: Option<String>,
+}
 
 /// Every object of one table, by id. Whole tables are read: the caller's connection should
 /// allow a long statement on a large instance.
 pub async fn inventory(
     mut conn: &AsyncPgConnection,
+    schema: Schema,
     table: Mirrored,
 ) -> Result<HashMap<String, Held>, DbError> {
-    let versions: Vec<Version> = match table {
-        Mirrored::Users => users::table
-            .select((users::clerk_id, users::updated_at, users::deleted_at))
-            .load::<(String, DateTime<Utc>, Option<DateTime<Utc>>)>(&mut conn)
-            .await?
-            .into_iter()
-            .map(|(id, updated_at, deleted_at)| (id, updated_at, deleted_at, None))
-            .collect(),
-        Mirrored::Organizations => organizations::table
-            .select((
-                organizations::id,
-                organizations::updated_at,
-                organizations::deleted_at,
-            ))
-            .load::<(String, DateTime<Utc>, Option<DateTime<Utc>>)>(&mut conn)
-            .await?
-            .into_iter()
-            .map(|(id, updated_at, deleted_at)| (id, updated_at, deleted_at, None))
-            .collect(),
+    let sql = match table {
+        Mirrored::Users => {
+            "SELECT clerk_id AS id, updated_at, deleted_at IS NULL AS live, \
+                 NULL::text AS organization_id, NULL::text AS user_id FROM @schema.users"
+        }
+        Mirrored::Organizations => {
+            "SELECT id, updated_at, deleted_at IS NULL AS live, \
+                 NULL::text AS organization_id, NULL::text AS user_id FROM @schema.organizations"
+        }
+        // A membership of an organization the database has deleted is gone with it.
         Mirrored::Memberships => {
-            let deleted_organizations: HashSet<String> = organizations::table
-                .filter(organizations::deleted_at.is_not_null())
-                .select(organizations::id)
-                .load::<String>(&mut conn)
-                .await?
-                .into_iter()
-                .collect();
-            let memberships: Vec<MembershipVersion> = organization_memberships::table
-                .select((
-                    organization_memberships::id,
-                    organization_memberships::organization_id,
-                    organization_memberships::user_id,
-                    organization_memberships::updated_at,
-                    organization_memberships::deleted_at,
-                ))
-                .load(&mut conn)
-                .await?;
-            memberships
-                .into_iter()
-                .map(|(id, organization_id, user_id, updated_at, deleted_at)| {
-                    // Gone with its organization, when that was deleted.
-                    let deleted_at = deleted_at.or_else(|| {
-                        deleted_organizations
-                            .contains(&organization_id)
-                            .then_some(updated_at)
-                    });
-                    (id, updated_at, deleted_at, Some((organization_id, user_id)))
-                })
-                .collect()
+            "SELECT m.id, m.updated_at, \
+                 m.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM @schema.organizations o \
+                     WHERE o.id = m.organization_id AND o.deleted_at IS NOT NULL) AS live, \
+                 m.organization_id, m.user_id \
+             FROM @schema.organization_memberships m"
         }
     };
-    Ok(versions
+    let rows: Vec<Row> = diesel::sql_query(schema.render(sql))
+        .load(&mut conn)
+        .await?;
+    Ok(rows
         .into_iter()
-        .map(|(id, updated_at, deleted_at, member_of)| {
+        .map(|row| {
             let held = Held {
-                updated_at: updated_at.timestamp_millis(),
-                live: deleted_at.is_none(),
-                member_of,
+                updated_at: row.updated_at.timestamp_millis(),
+                live: row.live,
+                member_of: row.organization_id.zip(row.user_id),
             };
-            (id, held)
+            (row.id, held)
         })
         .collect())
 }

@@ -25,10 +25,8 @@ mod pool;
 mod processed;
 /// Reads for the application API.
 pub mod read;
+mod schema;
 mod tls;
-// Columns are documented where they are defined: in `migrations/`.
-#[allow(missing_docs)]
-pub mod schema;
 
 #[doc(hidden)]
 pub use apply::render_user_batch;
@@ -36,11 +34,11 @@ pub use apply::{ApplyOptions, DeleteMode, Outcome, Pending, apply_batch, apply_o
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use feed::{
-    CHANGES_CHANNEL, Change, ChangeListener, ChangeNotice, FEED_LOCK, Op, PRUNE_LOCK,
-    changes_pruned_through, prune_changes, read_changes,
+    Change, ChangeListener, ChangeNotice, Op, changes_pruned_through, prune_changes, read_changes,
 };
 pub use instance::{PinnedInstance, pin_instance, pinned_instance, repin_instance};
 pub use inventory::{Held, Mirrored, inventory};
-pub use migrate::{MIGRATIONS, migration_status, run_migrations};
+pub use migrate::{MIGRATIONS, build_legacy_layout, migration_status, run_migrations};
 pub use pool::{PgConn, PgPool, PoolConfig, build_pool, connect, parse_database_url, ping};
 pub use processed::is_processed;
+pub use schema::{DEFAULT_SCHEMA, Lock, Schema};

@@ -120,9 +120,11 @@ impl Setup {
         // for the tables as they were then, and one made while `user_email_addresses` was
         // empty scanned the whole table for each batch once it held 40,000 rows. Planning
         // a batch's few statements costs far less than one such scan.
+        // An empty search_path: every statement names its schema, and one that does not
+        // fails here instead of reaching an application's table of the same name.
         let options = format!(
             "{} -c statement_timeout={} -c lock_timeout={} -c idle_in_transaction_session_timeout={} \
-             -c plan_cache_mode=force_custom_plan \
+             -c plan_cache_mode=force_custom_plan -c search_path= \
              -c tcp_keepalives_idle={} -c tcp_keepalives_interval={} -c tcp_keepalives_count={}",
             self.pg.get_options().unwrap_or_default(),
             self.statement_timeout.as_millis(),

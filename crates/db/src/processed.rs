@@ -3,11 +3,11 @@ use std::sync::LazyLock;
 
 use clerk_sync_events::Event;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::DbError;
-use crate::apply::statement::{Sql, encode};
-use crate::schema::processed_webhooks;
+use crate::apply::statement::{Sql, Tx, encode};
+use crate::{DbError, Schema};
 
 #[derive(serde::Serialize)]
 struct Record<'a> {
@@ -18,9 +18,9 @@ struct Record<'a> {
 
 static RECORD: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
-        "INSERT INTO processed_webhooks (svix_id, event_type, object_id) \
+        "INSERT INTO @schema.processed_webhooks (svix_id, event_type, object_id) \
          SELECT r.svix_id, r.event_type, r.object_id \
-         FROM json_populate_recordset(NULL::processed_webhooks, $1::json) r \
+         FROM json_populate_recordset(NULL::@schema.processed_webhooks, $1::json) r \
          ON CONFLICT DO NOTHING RETURNING svix_id",
     )
 });
@@ -29,7 +29,7 @@ static RECORD: LazyLock<Sql> = LazyLock::new(|| {
 /// Returns the ids that were not recorded before; the others are duplicates and must change
 /// nothing. The ids must be distinct.
 pub(crate) async fn record_all<'a>(
-    conn: &AsyncPgConnection,
+    tx: Tx<'_>,
     events: &[(&'a str, &'a Event)],
 ) -> Result<HashSet<String>, DbError> {
     if events.is_empty() {
@@ -43,17 +43,27 @@ pub(crate) async fn record_all<'a>(
             object_id: event.object_id(),
         })
         .collect();
-    let fresh = RECORD.bind(encode(&records)?).written(conn).await?;
+    let fresh = RECORD.bind(encode(&records)?).written(tx).await?;
     Ok(fresh.into_iter().collect())
 }
 
+#[derive(QueryableByName)]
+struct Found {
+    #[diesel(sql_type = Bool)]
+    found: bool,
+}
+
 /// Whether `svix_id` was applied.
-pub async fn is_processed(mut conn: &AsyncPgConnection, svix_id: &str) -> Result<bool, DbError> {
-    let found = processed_webhooks::table
-        .find(svix_id)
-        .select(processed_webhooks::svix_id)
-        .first::<String>(&mut conn)
-        .await
-        .optional()?;
-    Ok(found.is_some())
+pub async fn is_processed(
+    mut conn: &AsyncPgConnection,
+    schema: Schema,
+    svix_id: &str,
+) -> Result<bool, DbError> {
+    let Found { found } = diesel::sql_query(schema.render(
+        "SELECT EXISTS (SELECT 1 FROM @schema.processed_webhooks WHERE svix_id = $1) AS found",
+    ))
+    .bind::<Text, _>(svix_id)
+    .get_result(&mut conn)
+    .await?;
+    Ok(found)
 }

@@ -1,315 +1,204 @@
-//! The tables of `migrations/`, as Diesel sees them.
+//! The PostgreSQL schema that holds everything clerk-sync creates (`DATABASE_SCHEMA`,
+//! `clerk` unless set), so it can live in an application's own database beside the
+//! application's tables, and two deployments can share one database in two schemas.
+//!
+//! Every statement names the schema: its text is written with the token [`SCHEMA`]
+//! (`@schema.users`), rendered once per schema into the quoted name (`"clerk".users`). No
+//! statement relies on `search_path`, which a pooler in transaction mode may not keep; the
+//! connections clerk-sync makes set it empty, so a name left unqualified fails loudly
+//! instead of reaching the application's `public.users`. The migrations, whose files name no
+//! schema, run on a connection whose `search_path` is the schema alone.
 
-diesel::table! {
-    /// Events already applied: written in the same transaction as their effect.
-    processed_webhooks (svix_id) {
-        svix_id -> Text,
-        event_type -> Text,
-        object_id -> Nullable<Text>,
-        processed_at -> Timestamptz,
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, OnceLock};
+
+use sha2::{Digest as _, Sha256};
+
+/// The token statements name the schema with.
+pub(crate) const SCHEMA: &str = "@schema";
+
+/// The schema when `DATABASE_SCHEMA` is unset.
+pub const DEFAULT_SCHEMA: &str = "clerk";
+
+/// A valid schema name: lower-case letters, digits and `_`, starting with a letter or `_`,
+/// at most 63 bytes, not `public` and not PostgreSQL's own (`pg_…`, `information_schema`).
+/// Copied freely: each distinct name is kept once for the life of the process.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Schema(&'static str);
+
+impl Schema {
+    /// Checks `name`; the message says what is wrong.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let name = name.trim();
+        let valid_start = name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_');
+        if !valid_start
+            || name.len() > 63
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(
+                "must be a schema name: lower-case letters, digits and _, starting with a letter, at most 63 characters"
+                    .into(),
+            );
+        }
+        if name == "public" || name == "information_schema" || name.starts_with("pg_") {
+            return Err(
+                "must be a schema of clerk-sync's own, not public or one of PostgreSQL's".into(),
+            );
+        }
+        Ok(Self(intern(name)))
+    }
+
+    /// The name, as configured.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+
+    /// The name quoted as an identifier, as statements use it.
+    pub fn quoted(self) -> String {
+        format!("\"{}\"", self.0)
+    }
+
+    /// `text` with every [`SCHEMA`] token naming this schema, `@channel` its feed's
+    /// channel and `@feed_lock` the two keys of its feed lock.
+    pub(crate) fn render(self, text: &str) -> String {
+        let (a, b) = self.lock(Lock::Feed);
+        text.replace(SCHEMA, &self.quoted())
+            .replace("@channel", &self.channel())
+            .replace("@feed_lock", &format!("{a}, {b}"))
+    }
+
+    /// The channel the change feed announces committed rows on: `clerk_sync_changes` for
+    /// the default schema (as before schemas existed), `clerk_sync_changes_<schema>` for any
+    /// other, so each deployment's consumers are woken by their own changes only.
+    pub fn channel(self) -> String {
+        if self.0 == DEFAULT_SCHEMA {
+            "clerk_sync_changes".to_owned()
+        } else {
+            format!("clerk_sync_changes_{}", self.0)
+        }
+    }
+
+    /// The advisory lock of `lock` for this schema, in the two-key `(int4, int4)` space,
+    /// which PostgreSQL keeps apart from the one-key space of the object locks. The default
+    /// schema keeps the keys clerk-sync used before schemas existed, so workers of both
+    /// versions exclude each other during an upgrade; any other schema has keys of its
+    /// own, so two deployments never wait on each other.
+    pub fn lock(self, lock: Lock) -> (i32, i32) {
+        let number = lock as i32;
+        if self.0 == DEFAULT_SCHEMA {
+            let space = match lock {
+                Lock::Reconcile => 0x434c_4b53, // "CLKS"
+                _ => 0x636c_6b73,               // "clks"
+            };
+            return (space, number);
+        }
+        let digest = Sha256::new()
+            .chain_update(b"clerk-sync schema:")
+            .chain_update(self.0.as_bytes())
+            .finalize();
+        let space = i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+        (space, number)
     }
 }
 
-diesel::table! {
-    /// Users as Clerk last described them.
-    users (clerk_id) {
-        clerk_id -> Text,
-        external_id -> Nullable<Text>,
-        username -> Nullable<Text>,
-        email -> Nullable<Text>,
-        first_name -> Nullable<Text>,
-        last_name -> Nullable<Text>,
-        image_url -> Nullable<Text>,
-        phone -> Nullable<Text>,
-        public_metadata -> Nullable<Jsonb>,
-        banned -> Nullable<Bool>,
-        locked -> Nullable<Bool>,
-        two_factor_enabled -> Nullable<Bool>,
-        password_enabled -> Nullable<Bool>,
-        last_sign_in_at -> Nullable<Timestamptz>,
-        last_active_at -> Nullable<Timestamptz>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        deleted_at -> Nullable<Timestamptz>,
-        last_svix_id -> Text,
+/// The advisory locks a deployment takes, each held by one session at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Migrations: replicas starting together queue instead of racing.
+    Migration = 1,
+    /// Reconciliation: one run at a time, scheduled or by hand.
+    Reconcile = 2,
+    /// The change feed: ids handed out in commit order.
+    Feed = 3,
+    /// Retention: one pruner at a time.
+    Prune = 4,
+}
+
+impl Default for Schema {
+    fn default() -> Self {
+        Self(DEFAULT_SCHEMA)
     }
 }
 
-diesel::table! {
-    /// Every email address of every live user.
-    user_email_addresses (id) {
-        id -> Text,
-        user_id -> Text,
-        email_address -> Text,
-        verified -> Bool,
-        verification_status -> Nullable<Text>,
-        is_primary -> Bool,
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Schema({})", self.0)
     }
 }
 
-diesel::table! {
-    /// Deleted objects, without personal data: what older events cannot undo.
-    tombstones (object_type, object_id) {
-        object_type -> Text,
-        object_id -> Text,
-        deleted_at -> Timestamptz,
-        svix_id -> Text,
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
     }
 }
 
-diesel::table! {
-    /// Sessions: who is signed in where, and how that stands.
-    sessions (id) {
-        id -> Text,
-        user_id -> Text,
-        client_id -> Nullable<Text>,
-        status -> Nullable<Text>,
-        last_active_organization_id -> Nullable<Text>,
-        last_active_at -> Nullable<Timestamptz>,
-        expire_at -> Nullable<Timestamptz>,
-        abandon_at -> Nullable<Timestamptz>,
-        client_ip -> Nullable<Text>,
-        user_agent -> Nullable<Text>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        last_svix_id -> Text,
+/// Keeps each schema name once, so a [`Schema`] is a copyable `&'static str`; a process
+/// names one or two.
+fn intern(name: &str) -> &'static str {
+    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(kept) = names.get(name) {
+        return kept;
     }
+    let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(name.to_owned(), kept);
+    kept
 }
 
-diesel::table! {
-    /// Organizations.
-    organizations (id) {
-        id -> Text,
-        name -> Nullable<Text>,
-        slug -> Nullable<Text>,
-        image_url -> Nullable<Text>,
-        created_by -> Nullable<Text>,
-        members_count -> Nullable<Int4>,
-        pending_invitations_count -> Nullable<Int4>,
-        max_allowed_memberships -> Nullable<Int4>,
-        admin_delete_enabled -> Nullable<Bool>,
-        public_metadata -> Nullable<Jsonb>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        deleted_at -> Nullable<Timestamptz>,
-        last_svix_id -> Text,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_and_never_public() {
+        assert_eq!(Schema::parse("clerk").unwrap().name(), "clerk");
+        assert_eq!(
+            Schema::parse(" staging_2 ").unwrap().quoted(),
+            "\"staging_2\""
+        );
+        for bad in [
+            "",
+            "Clerk",
+            "2clerk",
+            "clerk-sync",
+            "a\"b",
+            "public",
+            "pg_catalog",
+        ] {
+            assert!(Schema::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Schema::parse(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn the_default_schema_keeps_its_channel_and_locks_and_others_get_their_own() {
+        let clerk = Schema::default();
+        assert_eq!(clerk.channel(), "clerk_sync_changes");
+        assert_eq!(clerk.lock(Lock::Migration), (0x636c_6b73, 1));
+        assert_eq!(clerk.lock(Lock::Reconcile), (0x434c_4b53, 2));
+        assert_eq!(clerk.lock(Lock::Feed), (0x636c_6b73, 3));
+        assert_eq!(clerk.lock(Lock::Prune), (0x636c_6b73, 4));
+        let staging = Schema::parse("staging").unwrap();
+        assert_eq!(staging.channel(), "clerk_sync_changes_staging");
+        for lock in [Lock::Migration, Lock::Reconcile, Lock::Feed, Lock::Prune] {
+            assert_ne!(staging.lock(lock), clerk.lock(lock));
+            assert_eq!(
+                staging.lock(lock),
+                Schema::parse("staging").unwrap().lock(lock)
+            );
+        }
+        assert_eq!(
+            staging.render("SELECT 1 FROM @schema.users"),
+            "SELECT 1 FROM \"staging\".users"
+        );
     }
 }
-
-diesel::table! {
-    /// Memberships: which user belongs to which organization, with which role.
-    organization_memberships (id) {
-        id -> Text,
-        organization_id -> Text,
-        user_id -> Text,
-        role -> Nullable<Text>,
-        role_name -> Nullable<Text>,
-        permissions -> Array<Text>,
-        public_metadata -> Nullable<Jsonb>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        deleted_at -> Nullable<Timestamptz>,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// Invitations to organizations.
-    organization_invitations (id) {
-        id -> Text,
-        organization_id -> Text,
-        email_address -> Nullable<Text>,
-        role -> Nullable<Text>,
-        role_name -> Nullable<Text>,
-        status -> Nullable<Text>,
-        user_id -> Nullable<Text>,
-        public_metadata -> Nullable<Jsonb>,
-        expires_at -> Nullable<Timestamptz>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// Organizations' domains.
-    organization_domains (id) {
-        id -> Text,
-        organization_id -> Nullable<Text>,
-        name -> Nullable<Text>,
-        enrollment_mode -> Nullable<Text>,
-        affiliation_email_address -> Nullable<Text>,
-        verification_status -> Nullable<Text>,
-        verification_strategy -> Nullable<Text>,
-        total_pending_invitations -> Nullable<Int4>,
-        total_pending_suggestions -> Nullable<Int4>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        deleted_at -> Nullable<Timestamptz>,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// Organization roles.
-    roles (id) {
-        id -> Text,
-        key -> Nullable<Text>,
-        name -> Nullable<Text>,
-        description -> Nullable<Text>,
-        is_creator_eligible -> Nullable<Bool>,
-        permissions -> Array<Text>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        deleted_at -> Nullable<Timestamptz>,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// Permissions roles grant.
-    permissions (id) {
-        id -> Text,
-        key -> Nullable<Text>,
-        name -> Nullable<Text>,
-        description -> Nullable<Text>,
-        #[sql_name = "type"]
-        kind -> Nullable<Text>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        deleted_at -> Nullable<Timestamptz>,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// Emails and SMS Clerk sent, without their content.
-    messages (id) {
-        id -> Text,
-        channel -> Text,
-        user_id -> Nullable<Text>,
-        recipient_id -> Nullable<Text>,
-        recipient -> Nullable<Text>,
-        slug -> Nullable<Text>,
-        status -> Nullable<Text>,
-        delivered_by_clerk -> Nullable<Bool>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// The waitlist.
-    waitlist_entries (id) {
-        id -> Text,
-        email_address -> Nullable<Text>,
-        status -> Nullable<Text>,
-        is_locked -> Nullable<Bool>,
-        invitation_id -> Nullable<Text>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// Billing subscriptions.
-    subscriptions (id) {
-        id -> Text,
-        payer_id -> Nullable<Text>,
-        user_id -> Nullable<Text>,
-        organization_id -> Nullable<Text>,
-        status -> Nullable<Text>,
-        latest_payment_id -> Nullable<Text>,
-        active_at -> Nullable<Timestamptz>,
-        canceled_at -> Nullable<Timestamptz>,
-        ended_at -> Nullable<Timestamptz>,
-        past_due_at -> Nullable<Timestamptz>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// Billing subscription items: one plan each.
-    subscription_items (id) {
-        id -> Text,
-        subscription_id -> Nullable<Text>,
-        payer_id -> Nullable<Text>,
-        user_id -> Nullable<Text>,
-        organization_id -> Nullable<Text>,
-        status -> Nullable<Text>,
-        plan_id -> Nullable<Text>,
-        plan_slug -> Nullable<Text>,
-        plan_name -> Nullable<Text>,
-        plan_amount -> Nullable<Int8>,
-        plan_currency -> Nullable<Text>,
-        interval -> Nullable<Text>,
-        is_free_trial -> Nullable<Bool>,
-        seats -> Nullable<Int4>,
-        period_start -> Nullable<Timestamptz>,
-        period_end -> Nullable<Timestamptz>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// Billing payment attempts.
-    payment_attempts (id) {
-        id -> Text,
-        payment_id -> Nullable<Text>,
-        payer_id -> Nullable<Text>,
-        user_id -> Nullable<Text>,
-        organization_id -> Nullable<Text>,
-        status -> Nullable<Text>,
-        charge_type -> Nullable<Text>,
-        amount -> Nullable<Int8>,
-        currency -> Nullable<Text>,
-        failed_reason -> Nullable<Text>,
-        paid_at -> Nullable<Timestamptz>,
-        failed_at -> Nullable<Timestamptz>,
-        billing_date -> Nullable<Timestamptz>,
-        created_at -> Nullable<Timestamptz>,
-        updated_at -> Timestamptz,
-        last_svix_id -> Text,
-    }
-}
-
-diesel::table! {
-    /// The change feed: one row per event that changed an object, ids only.
-    sync_changes (id) {
-        id -> Int8,
-        object_type -> Text,
-        object_id -> Text,
-        op -> Text,
-        event_type -> Text,
-        svix_id -> Text,
-        version -> Timestamptz,
-        committed_at -> Timestamptz,
-    }
-}
-
-diesel::joinable!(user_email_addresses -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(
-    processed_webhooks,
-    users,
-    user_email_addresses,
-    tombstones,
-    sessions,
-    organizations,
-    organization_memberships,
-    organization_invitations,
-    organization_domains,
-    roles,
-    permissions,
-    messages,
-    waitlist_entries,
-    subscriptions,
-    subscription_items,
-    payment_attempts,
-    sync_changes,
-);

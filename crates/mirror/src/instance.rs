@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clerk_sync_clerk_api::{ApiError, Client, Instance};
-use clerk_sync_db::{DbError, PgPool, PinnedInstance};
+use clerk_sync_db::{DbError, PgPool, PinnedInstance, Schema};
 use tokio::time::Instant;
 
 /// Why a key may not be used, or could not be checked.
@@ -54,16 +54,18 @@ fn environment(environment: &Option<String>) -> String {
 pub struct KeyGuard {
     client: Client,
     db: PgPool,
+    schema: Schema,
     key_instance: Mutex<Option<Instance>>,
     mismatched: AtomicBool,
 }
 
 impl KeyGuard {
-    /// A guard for the key `client` uses, over the database of `db`.
-    pub fn new(client: Client, db: PgPool) -> Self {
+    /// A guard for the key `client` uses, over the database of `db` and its `schema`.
+    pub fn new(client: Client, db: PgPool, schema: Schema) -> Self {
         Self {
             client,
             db,
+            schema,
             key_instance: Mutex::new(None),
             mismatched: AtomicBool::new(false),
         }
@@ -74,11 +76,12 @@ impl KeyGuard {
     pub async fn check(&self, deadline: Option<Instant>) -> Result<PinnedInstance, InstanceError> {
         let instance = self.key_instance(deadline).await?;
         let conn = self.db.get().await.map_err(DbError::from)?;
-        let pinned = match clerk_sync_db::pinned_instance(&conn).await? {
+        let pinned = match clerk_sync_db::pinned_instance(&conn, self.schema).await? {
             Some(pinned) => pinned,
             None => {
                 clerk_sync_db::pin_instance(
                     &conn,
+                    self.schema,
                     &instance.id,
                     instance.environment_type.as_deref(),
                 )
@@ -108,6 +111,11 @@ impl KeyGuard {
             pinned_environment: pinned.environment_type,
             pinned_at: pinned.pinned_at.to_rfc3339(),
         })
+    }
+
+    /// The schema whose pin the key is held to.
+    pub fn schema(&self) -> Schema {
+        self.schema
     }
 
     /// Whether the last check found the key to be another instance's.

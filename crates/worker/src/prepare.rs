@@ -31,7 +31,7 @@ pub(crate) async fn migrate(config: &Config, shutdown: &CancellationToken) -> an
         };
         match connected {
             Ok(conn) => {
-                let applied = clerk_sync_db::run_migrations(conn)
+                let applied = clerk_sync_db::run_migrations(conn, config.database_schema)
                     .await
                     .context("migrations failed")?;
                 if !applied.is_empty() {

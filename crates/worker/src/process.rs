@@ -305,7 +305,9 @@ impl Processor {
     /// dead-lettered with; `None` when it cannot be read now (the reason says less).
     async fn pinned_instance(&self) -> Option<String> {
         let conn = self.db.get().await.ok()?;
-        let pinned = clerk_sync_db::pinned_instance(&conn).await.ok()??;
+        let pinned = clerk_sync_db::pinned_instance(&conn, self.options.schema)
+            .await
+            .ok()??;
         Some(pinned.instance_id)
     }
 

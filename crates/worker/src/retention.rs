@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use clerk_sync_db::PoolConfig;
+use clerk_sync_db::{PoolConfig, Schema};
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,7 @@ const EVERY: Duration = Duration::from_secs(300);
 pub(crate) async fn prune_forever(
     retention: Duration,
     database: PoolConfig,
+    schema: Schema,
     shutdown: CancellationToken,
 ) {
     let every = EVERY.min(retention / 2).max(Duration::from_millis(100));
@@ -33,7 +34,7 @@ pub(crate) async fn prune_forever(
         wait = every;
         let pruned = async {
             let mut conn = clerk_sync_db::connect(&database).await?;
-            clerk_sync_db::prune_changes(&mut conn, retention, BATCH).await
+            clerk_sync_db::prune_changes(&mut conn, schema, retention, BATCH).await
         };
         // Each batch commits on its own, so stopping between (or inside) one loses nothing.
         let pruned = tokio::select! {

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clerk_sync_db::PoolConfig;
+use clerk_sync_db::{PoolConfig, Schema};
 use clerk_sync_queue::{Keys, Pool};
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +27,7 @@ pub(crate) async fn run_forever(
     reconciler: Reconciler,
     guard: Arc<KeyGuard>,
     interval: Duration,
-    database: PoolConfig,
+    (database, schema): (PoolConfig, Schema),
     redis: Pool,
     keys: Keys,
     shutdown: CancellationToken,
@@ -58,7 +58,7 @@ pub(crate) async fn run_forever(
                 continue;
             }
         }
-        let conn = match reconcile::exclusive(&database).await {
+        let conn = match reconcile::exclusive(&database, schema).await {
             Ok(Some(conn)) => conn,
             // Someone else runs it.
             Ok(None) => continue,

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use clerk_sync_db::DeleteMode;
+use clerk_sync_db::{DeleteMode, Schema};
 use clerk_sync_mirror::{Clerk, ClerkArgs};
 use clerk_sync_runtime::{CommonArgs, DEFAULT_DATABASE_URL, parse_interval};
 
@@ -61,6 +61,10 @@ pub struct Settings {
     /// A one-off command; without one, the daemon runs.
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// The PostgreSQL schema that holds everything clerk-sync creates.
+    #[arg(long, env = "DATABASE_SCHEMA", value_name = "DATABASE_SCHEMA", default_value = clerk_sync_db::DEFAULT_SCHEMA, value_parser = Schema::parse)]
+    pub database_schema: Schema,
 
     /// PostgreSQL. May hold a password, so it is never printed.
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, hide_default_value = true, value_parser = clerk_sync_db::parse_database_url)]
@@ -220,6 +224,7 @@ impl Settings {
             changes_retention: self.changes_retention,
             redis_url: self.common.redis_url,
             database_url: self.database_url,
+            database_schema: self.database_schema,
             stream_prefix: self.common.stream_prefix,
             metrics_bind: self.metrics_bind,
             consumer_name: self.consumer_name.unwrap_or_else(default_consumer_name),
@@ -286,6 +291,8 @@ pub struct Config {
     pub redis_url: String,
     /// See `DATABASE_URL`.
     pub database_url: String,
+    /// See `DATABASE_SCHEMA`.
+    pub database_schema: Schema,
     /// See `STREAM_PREFIX`.
     pub stream_prefix: String,
     /// See `WORKER_METRICS_BIND`; port 0 picks a free one.

@@ -128,6 +128,7 @@ impl Worker {
             Some(clerk) => Some(Arc::new(KeyGuard::new(
                 clerk.client(RetryPolicy::PROMPT)?,
                 backend_db.clone(),
+                config.database_schema,
             ))),
             None => None,
         };
@@ -141,6 +142,7 @@ impl Worker {
                     guard.clone(),
                     ApplyOptions {
                         user_delete_mode: config.user_delete_mode,
+                        schema: config.database_schema,
                     },
                 );
                 let state = Arc::new(ApiState {
@@ -172,7 +174,7 @@ impl Worker {
                 let reconciler = Reconciler::new(
                     client,
                     guard.clone(),
-                    database.clone(),
+                    (database.clone(), config.database_schema),
                     redis.clone(),
                     keys.clone(),
                 );
@@ -201,6 +203,7 @@ impl Worker {
                 db: db.clone(),
                 options: ApplyOptions {
                     user_delete_mode: config.user_delete_mode,
+                    schema: config.database_schema,
                 },
                 max_attempts: config.max_attempts,
                 backoff: config.backoff,
@@ -263,8 +266,9 @@ impl Worker {
                 connect_timeout: Duration::from_secs(5),
             };
             let (retention, stop) = (config.changes_retention, shutdown.clone());
+            let schema = config.database_schema;
             tasks.spawn(async move {
-                crate::retention::prune_forever(retention, database, stop).await;
+                crate::retention::prune_forever(retention, database, schema, stop).await;
                 Ok(())
             });
         }
@@ -275,8 +279,17 @@ impl Worker {
             let interval = self.shared.config.reconcile_interval;
             let stop = shutdown.clone();
             tasks.spawn(async move {
-                schedule::run_forever(reconciler, guard, interval, database, redis, keys, stop)
-                    .await;
+                let schema = guard.schema();
+                schedule::run_forever(
+                    reconciler,
+                    guard,
+                    interval,
+                    (database, schema),
+                    redis,
+                    keys,
+                    stop,
+                )
+                .await;
                 Ok(())
             });
         }

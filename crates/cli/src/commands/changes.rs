@@ -66,7 +66,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {where_}"))?;
     // Listening before the first read: a change that commits between the two is notified.
-    let mut listener = ChangeListener::start(conn)
+    let mut listener = ChangeListener::start(conn, args.database.schema)
         .await
         .context("cannot listen for changes")?;
     if let Some(after) = args.after {

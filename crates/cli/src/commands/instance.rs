@@ -75,8 +75,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(2));
             }
-            let before = clerk_sync_db::pinned_instance(&conn).await?;
-            let pinned = clerk_sync_db::repin_instance(&conn, &instance_id, None).await?;
+            let before = clerk_sync_db::pinned_instance(&conn, args.database.schema).await?;
+            let pinned =
+                clerk_sync_db::repin_instance(&conn, args.database.schema, &instance_id, None)
+                    .await?;
             tracing::warn!(
                 from = before.as_ref().map(|p| p.instance_id.as_str()),
                 to = %pinned.instance_id,
@@ -92,7 +94,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let pinned = clerk_sync_db::pinned_instance(&conn).await?;
+            let pinned = clerk_sync_db::pinned_instance(&conn, args.database.schema).await?;
             let key = match args.clerk.clerk() {
                 Some(clerk) => {
                     let client = clerk.client(RetryPolicy::PATIENT)?;

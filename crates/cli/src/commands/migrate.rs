@@ -3,14 +3,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clerk_sync_db::PoolConfig;
-use clerk_sync_runtime::DEFAULT_DATABASE_URL;
 
 /// `clerk-sync migrate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// PostgreSQL. May hold a password, so it is never printed.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, hide_default_value = true, value_parser = clerk_sync_db::parse_database_url)]
-    pub database_url: String,
+    #[command(flatten)]
+    database: crate::context::DatabaseArgs,
 
     /// Only list applied and pending migrations; change nothing.
     #[arg(long)]
@@ -19,7 +17,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = PoolConfig {
-        url: args.database_url.clone(),
+        url: args.database.url.clone(),
         max_size: 1,
         // A migration may rewrite a large table: no statement timeout.
         statement_timeout: Duration::ZERO,
@@ -28,12 +26,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         application_name: "clerk-sync migrate".into(),
         connect_timeout: Duration::from_secs(10),
     };
-    let where_ = clerk_sync_runtime::redact_url(&args.database_url);
+    let where_ = args.database.display();
     let conn = clerk_sync_db::connect(&config)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {where_}"))?;
     if args.status {
-        let (applied, pending) = clerk_sync_db::migration_status(conn).await?;
+        let (applied, pending) =
+            clerk_sync_db::migration_status(conn, args.database.schema).await?;
         for version in &applied {
             println!("applied  {version}");
         }
@@ -47,11 +46,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             ExitCode::from(1)
         });
     }
-    let applied = clerk_sync_db::run_migrations(conn)
+    let applied = clerk_sync_db::run_migrations(conn, args.database.schema)
         .await
         .context("migrations failed")?;
     if applied.is_empty() {
-        println!("the schema is current");
+        println!("schema {} is current", args.database.schema);
     } else {
         for version in &applied {
             println!("applied  {version}");

@@ -73,7 +73,7 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
     let reconciler = Reconciler::new(
         clerk.client(RetryPolicy::PATIENT)?,
         guard,
-        database.clone(),
+        (database.clone(), args.database.schema),
         context.redis()?,
         context.keys(),
     );
@@ -88,7 +88,7 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
     let _lock = if args.dry_run {
         None
     } else {
-        match clerk_sync_mirror::reconcile::exclusive(&database).await {
+        match clerk_sync_mirror::reconcile::exclusive(&database, args.database.schema).await {
             Ok(Some(conn)) => Some(conn),
             Ok(None) => {
                 eprintln!(
@@ -125,7 +125,7 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
     let applied = if args.dry_run || report.queued.is_empty() {
         report.queued.len()
     } else {
-        match wait_applied(&database, &report.queued, args.wait).await {
+        match wait_applied(&database, args.database.schema, &report.queued, args.wait).await {
             Ok(applied) => applied,
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -156,6 +156,7 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
 /// many were. One that never is sits in the dead-letter stream (`clerk-sync dlq list`).
 async fn wait_applied(
     database: &PoolConfig,
+    schema: clerk_sync_db::Schema,
     queued: &[String],
     wait: Duration,
 ) -> anyhow::Result<usize> {
@@ -165,7 +166,7 @@ async fn wait_applied(
     loop {
         let mut still = Vec::with_capacity(waiting.len());
         for id in waiting {
-            if !clerk_sync_db::is_processed(&conn, id).await? {
+            if !clerk_sync_db::is_processed(&conn, schema, id).await? {
                 still.push(id);
             }
         }

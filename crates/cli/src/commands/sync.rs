@@ -75,6 +75,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             DeleteMode::Soft
         },
+        schema: args.database.schema,
     };
     let syncer = Syncer::new(pool, client, guard, options);
     match syncer.refresh(kind, &args.id, None).await {

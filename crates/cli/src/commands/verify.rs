@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clerk_sync_db::{Mirrored, PoolConfig};
+use clerk_sync_db::Mirrored;
 
 use super::backfill::progress_bar;
 use crate::output;
@@ -117,7 +117,7 @@ async fn check(args: &Args, client: &Client) -> anyhow::Result<BTreeMap<Kind, Dr
             .with_context(|| format!("cannot list the {} in Clerk", kind.name()))?;
         clerk.insert(kind, objects);
     }
-    let mut database = read_database(&args.database.url, &kinds).await?;
+    let mut database = read_database(&args.database, &kinds).await?;
     Ok(clerk
         .into_iter()
         .map(|(kind, in_clerk)| {
@@ -182,20 +182,12 @@ fn compare(
 /// of an organization the database has deleted is not live: the application's views treat
 /// it as gone, and so does Clerk.
 async fn read_database(
-    url: &str,
+    database: &crate::context::DatabaseArgs,
     kinds: &[Kind],
 ) -> anyhow::Result<BTreeMap<Kind, HashMap<String, Row>>> {
-    let config = PoolConfig {
-        url: url.to_owned(),
-        max_size: 1,
-        // Whole tables are read; a large instance takes a while.
-        statement_timeout: Duration::from_secs(600),
-        lock_timeout: std::time::Duration::ZERO,
-        idle_in_transaction_timeout: std::time::Duration::ZERO,
-        application_name: "clerk-sync verify".into(),
-        connect_timeout: Duration::from_secs(10),
-    };
-    let where_ = clerk_sync_runtime::redact_url(url);
+    // Whole tables are read; a large instance takes a while.
+    let config = database.config("clerk-sync verify", Duration::from_secs(600));
+    let where_ = database.display();
     let conn = clerk_sync_db::connect(&config)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {where_}"))?;
@@ -206,7 +198,7 @@ async fn read_database(
             Kind::Organizations => Mirrored::Organizations,
             Kind::Memberships => Mirrored::Memberships,
         };
-        let rows = clerk_sync_db::inventory(&conn, table)
+        let rows = clerk_sync_db::inventory(&conn, database.schema, table)
             .await
             .with_context(|| {
                 format!(

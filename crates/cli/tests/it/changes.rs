@@ -203,12 +203,14 @@ async fn a_cursor_behind_retention_exits_3_saying_how_far_and_one_at_it_reads_on
         .unwrap();
     let week = Duration::from_secs(7 * 24 * 3600);
     assert_eq!(
-        clerk_sync_db::prune_changes(&mut conn, week, 100)
+        clerk_sync_db::prune_changes(&mut conn, clerk_sync_db::Schema::default(), week, 100)
             .await
             .unwrap(),
         2
     );
-    let through = clerk_sync_db::changes_pruned_through(&conn).await.unwrap();
+    let through = clerk_sync_db::changes_pruned_through(&conn, clerk_sync_db::Schema::default())
+        .await
+        .unwrap();
     assert!(through >= 2, "{through}");
 
     let behind = cli(&db.url)

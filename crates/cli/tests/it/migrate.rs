@@ -18,7 +18,7 @@ async fn migrate_brings_an_empty_database_to_the_current_schema_once() {
         .unwrap();
     tokio::spawn(connection);
     client
-        .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        .batch_execute("DROP SCHEMA clerk CASCADE")
         .await
         .unwrap();
 
@@ -41,13 +41,17 @@ async fn migrate_brings_an_empty_database_to_the_current_schema_once() {
     assert!(second.status.success());
     assert_eq!(
         String::from_utf8_lossy(&second.stdout).trim(),
-        "the schema is current"
+        "schema clerk is current"
     );
 
     let status = cli(&db.url).args(["migrate", "--status"]).output().unwrap();
     assert!(status.status.success());
     let tables: i64 = client
-        .query_one("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('users', 'processed_webhooks')", &[])
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables \
+             WHERE table_schema = 'clerk' AND table_name IN ('users', 'processed_webhooks')",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);

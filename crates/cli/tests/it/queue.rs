@@ -108,6 +108,7 @@ pub fn worker_config(prefix: &Prefix, database_url: &str) -> clerk_sync_worker::
         changes_retention: std::time::Duration::ZERO,
         redis_url: redis_url(),
         database_url: database_url.to_owned(),
+        database_schema: Default::default(),
         stream_prefix: prefix.name.clone(),
         metrics_bind: "127.0.0.1:0".parse().unwrap(),
         consumer_name: "cli-test-worker".into(),

@@ -1,9 +1,8 @@
 use std::sync::LazyLock;
 
-use diesel_async::AsyncPgConnection;
 use sha2::{Digest as _, Sha256};
 
-use super::statement::{Sql, encode};
+use super::statement::{Sql, Tx, encode};
 use crate::DbError;
 
 /// The advisory-lock key of one object. A hash collision only makes two objects queue on
@@ -30,12 +29,12 @@ static ACQUIRE: LazyLock<Sql> = LazyLock::new(|| {
 });
 
 /// Takes every key, sorted; held until the transaction ends.
-pub(super) async fn acquire(conn: &AsyncPgConnection, keys: &mut Vec<i64>) -> Result<(), DbError> {
+pub(super) async fn acquire(tx: Tx<'_>, keys: &mut Vec<i64>) -> Result<(), DbError> {
     keys.sort_unstable();
     keys.dedup();
     if keys.is_empty() {
         return Ok(());
     }
-    ACQUIRE.bind(encode(keys)?).written(conn).await?;
+    ACQUIRE.bind(encode(keys)?).written(tx).await?;
     Ok(())
 }

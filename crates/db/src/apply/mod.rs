@@ -33,11 +33,12 @@ use std::collections::HashSet;
 use clerk_sync_events::{Event, EventData};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
-use crate::DbError;
+use crate::{DbError, Schema};
 pub use lock::lock_key;
 use objects as o;
 pub(crate) use plan::Plan;
 pub use render::render_user_batch;
+use statement::Tx;
 
 /// The version of a row only a deletion has written: older than any event.
 pub(crate) const NO_VERSION: chrono::DateTime<chrono::Utc> = chrono::DateTime::UNIX_EPOCH;
@@ -57,6 +58,8 @@ pub enum DeleteMode {
 pub struct ApplyOptions {
     /// See [`DeleteMode`].
     pub user_delete_mode: DeleteMode,
+    /// The schema written to (`DATABASE_SCHEMA`).
+    pub schema: Schema,
 }
 
 /// One event to apply.
@@ -120,18 +123,21 @@ pub async fn apply_batch(
         return Ok(outcomes);
     }
     conn.transaction(async |conn| {
-        hold_to_instance(conn, events, &mut candidates, &mut outcomes).await?;
+        let tx = Tx {
+            conn,
+            schema: options.schema,
+        };
+        hold_to_instance(tx, events, &mut candidates, &mut outcomes).await?;
         let mut keys = Vec::new();
         for &i in &candidates {
             lock_keys(events[i].event, &mut keys);
         }
-        let shared: &AsyncPgConnection = conn;
-        lock::acquire(shared, &mut keys).await?;
+        lock::acquire(tx, &mut keys).await?;
         let records: Vec<(&str, &Event)> = candidates
             .iter()
             .map(|&i| (events[i].svix_id, events[i].event))
             .collect();
-        let fresh = crate::processed::record_all(shared, &records).await?;
+        let fresh = crate::processed::record_all(tx, &records).await?;
         let mut plan = Plan::default();
         for &i in candidates
             .iter()
@@ -141,7 +147,7 @@ pub async fn apply_batch(
             stage(&mut plan, i, events[i])?;
         }
         let mut quiet = HashSet::new();
-        plan.write(shared, options.user_delete_mode, &mut outcomes, &mut quiet)
+        plan.write(tx, options.user_delete_mode, &mut outcomes, &mut quiet)
             .await?;
         // Last, because it takes the feed's lock, which every writer of the feed then
         // waits on until this transaction has committed (see `crate::feed`). One version of
@@ -154,7 +160,7 @@ pub async fn apply_batch(
         {
             changes.extend(crate::feed::entry(events[i])?);
         }
-        crate::feed::record(shared, &changes).await?;
+        crate::feed::record(tx, &changes).await?;
         Ok(outcomes)
     })
     .await
@@ -166,7 +172,7 @@ pub async fn apply_batch(
 /// reconciliation) carry none, their key having been checked instead, and Clerk's own
 /// examples ("Send Example", `clerk-sync send`) name an instance that is no one's.
 async fn hold_to_instance(
-    conn: &AsyncPgConnection,
+    tx: Tx<'_>,
     events: &[Pending<'_>],
     candidates: &mut Vec<usize>,
     outcomes: &mut [Outcome],
@@ -175,9 +181,9 @@ async fn hold_to_instance(
     let Some(first) = candidates.iter().find_map(|&i| named(i)) else {
         return Ok(());
     };
-    let pinned = match crate::instance::pinned_instance(conn).await? {
+    let pinned = match crate::instance::pinned_instance(tx.conn, tx.schema).await? {
         Some(pinned) => pinned,
-        None => crate::instance::pin_instance(conn, first, None).await?,
+        None => crate::instance::pin_instance(tx.conn, tx.schema, first, None).await?,
     };
     candidates.retain(|&i| match named(i) {
         Some(instance) if instance != pinned.instance_id => {

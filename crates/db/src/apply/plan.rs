@@ -10,13 +10,12 @@
 
 use std::collections::HashSet;
 
-use diesel_async::AsyncPgConnection;
-
 use super::objects::{
     domain, invitation, membership, message, organization, payment_attempt, permission, role,
     session, subscription, subscription_item, user, waitlist_entry,
 };
 use super::staged::{Deletion, Staged};
+use super::statement::Tx;
 use super::{DeleteMode, Outcome};
 use crate::DbError;
 
@@ -50,12 +49,12 @@ impl Plan<'_> {
     /// outcome they had (`Stale`).
     pub(crate) async fn write(
         &self,
-        conn: &AsyncPgConnection,
+        tx: Tx<'_>,
         mode: DeleteMode,
         outcomes: &mut [Outcome],
         quiet: &mut HashSet<usize>,
     ) -> Result<(), DbError> {
-        let deleted = user::write_deletions(conn, self).await?;
+        let deleted = user::write_deletions(tx, self).await?;
         self.user_deletions.settle(&deleted, outcomes, quiet);
 
         let (
@@ -78,26 +77,25 @@ impl Plan<'_> {
             subscription_items,
             payment_attempts,
         ) = tokio::try_join!(
-            user::write_deleted_rows(conn, self, mode),
-            user::write_upserts(conn, self),
-            self.sessions.write(conn, &session::UPSERT),
-            self.organizations.write(conn, &organization::UPSERT),
-            self.organization_deletions
-                .write(conn, &organization::DELETE),
-            self.memberships.write(conn, &membership::UPSERT),
-            self.invitations.write(conn, &invitation::UPSERT),
-            self.domains.write(conn, &domain::UPSERT),
-            self.domain_deletions.write(conn, &domain::DELETE),
-            self.roles.write(conn, &role::UPSERT),
-            self.role_deletions.write(conn, &role::DELETE),
-            self.permissions.write(conn, &permission::UPSERT),
-            self.permission_deletions.write(conn, &permission::DELETE),
-            self.messages.write(conn, &message::UPSERT),
-            self.waitlist_entries.write(conn, &waitlist_entry::UPSERT),
-            self.subscriptions.write(conn, &subscription::UPSERT),
+            user::write_deleted_rows(tx, self, mode),
+            user::write_upserts(tx, self),
+            self.sessions.write(tx, &session::UPSERT),
+            self.organizations.write(tx, &organization::UPSERT),
+            self.organization_deletions.write(tx, &organization::DELETE),
+            self.memberships.write(tx, &membership::UPSERT),
+            self.invitations.write(tx, &invitation::UPSERT),
+            self.domains.write(tx, &domain::UPSERT),
+            self.domain_deletions.write(tx, &domain::DELETE),
+            self.roles.write(tx, &role::UPSERT),
+            self.role_deletions.write(tx, &role::DELETE),
+            self.permissions.write(tx, &permission::UPSERT),
+            self.permission_deletions.write(tx, &permission::DELETE),
+            self.messages.write(tx, &message::UPSERT),
+            self.waitlist_entries.write(tx, &waitlist_entry::UPSERT),
+            self.subscriptions.write(tx, &subscription::UPSERT),
             self.subscription_items
-                .write(conn, &subscription_item::UPSERT),
-            self.payment_attempts.write(conn, &payment_attempt::UPSERT),
+                .write(tx, &subscription_item::UPSERT),
+            self.payment_attempts.write(tx, &payment_attempt::UPSERT),
         )?;
         self.users.settle(&users, outcomes, quiet);
         self.sessions.settle(&sessions, outcomes, quiet);
@@ -124,8 +122,8 @@ impl Plan<'_> {
             .settle(&payment_attempts, outcomes, quiet);
 
         let ((), ends) = tokio::try_join!(
-            user::write_addresses(conn, self, &users),
-            self.membership_ends.write(conn, &membership::END),
+            user::write_addresses(tx, self, &users),
+            self.membership_ends.write(tx, &membership::END),
         )?;
         self.membership_ends.settle(&ends, outcomes, quiet);
         Ok(())

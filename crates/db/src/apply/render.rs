@@ -22,7 +22,10 @@ pub fn render_user_batch(events: &[Pending<'_>]) -> Result<(String, usize), DbEr
         objects::user::stage(&mut plan, i, pending.svix_id, pending.event, user)?;
     }
     let json = plan.users.json()?;
-    Ok((objects::user::upsert_sql().text(), json.len()))
+    Ok((
+        objects::user::upsert_sql().text(crate::Schema::default()),
+        json.len(),
+    ))
 }
 
 #[cfg(test)]
@@ -40,7 +43,10 @@ mod tests {
             let rendered = render_user_batch(&pending);
             if name.starts_with("user.created") || name.starts_with("user.updated") {
                 let (sql, bind) = rendered.expect(&name);
-                assert!(sql.contains("INSERT INTO users AS t"), "{name}: {sql}");
+                assert!(
+                    sql.contains("INSERT INTO \"clerk\".users AS t"),
+                    "{name}: {sql}"
+                );
                 assert!(sql.contains("ON CONFLICT (clerk_id) DO UPDATE"), "{name}");
                 assert!(sql.contains("WHERE t.deleted_at IS NULL"), "{name}");
                 let user_id = event.object_id().expect("a user has an id");

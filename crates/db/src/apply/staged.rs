@@ -7,11 +7,10 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 
 use super::Outcome;
-use super::statement::{Sql, Written};
+use super::statement::{Sql, Tx, Written};
 use crate::DbError;
 
 /// A row with a version, whose event id lives as long as the batch (`'a`), so the
@@ -114,15 +113,11 @@ impl<'a, R: Versioned<'a>> Staged<'a, R> {
     }
 
     /// Runs `sql` over the rows; answers the keys it wrote. Nothing is sent when empty.
-    pub(crate) async fn write(
-        &self,
-        conn: &AsyncPgConnection,
-        sql: &Sql,
-    ) -> Result<Vec<Written>, DbError> {
+    pub(crate) async fn write(&self, tx: Tx<'_>, sql: &Sql) -> Result<Vec<Written>, DbError> {
         if self.is_empty() {
             return Ok(Vec::new());
         }
-        sql.bind(self.json()?).versions(conn).await
+        sql.bind(self.json()?).versions(tx).await
     }
 
     /// Marks `Applied` each event whose own row is among `written`; where the row written is

@@ -5,30 +5,45 @@
 //! prepared once per connection; and every value is cast by the column it lands in, so a
 //! row that does not fit its table fails loudly instead of writing something else.
 
+use std::sync::{Arc, Mutex};
+
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl as _};
 
-use crate::DbError;
+use crate::{DbError, Schema};
 
-/// A statement's text around its one bind, `$1`: the rows as a JSON array.
+/// The connection of a batch's transaction, and the schema its statements name.
+#[derive(Clone, Copy)]
+pub(crate) struct Tx<'c> {
+    pub(crate) conn: &'c AsyncPgConnection,
+    pub(crate) schema: Schema,
+}
+
+/// A statement's text around its one bind, `$1`: the rows as a JSON array. Written with the
+/// schema token (`@schema.users`), and rendered once for each schema it runs in.
 #[derive(Debug)]
 pub(crate) struct Sql {
+    template: String,
+    rendered: Mutex<Vec<(Schema, Arc<Split>)>>,
+}
+
+/// A rendered statement, split at its bind.
+#[derive(Debug)]
+struct Split {
     head: String,
     tail: String,
 }
 
 impl Sql {
-    /// Splits `text` at its one `$1`.
-    pub(crate) fn new(text: &str) -> Self {
-        let (head, tail) = text
-            .split_once("$1")
-            .unwrap_or_else(|| panic!("a batch statement binds $1: {text}"));
-        debug_assert!(!tail.contains("$1"), "one bind only: {text}");
+    /// A statement with one `$1`.
+    pub(crate) fn new(template: &str) -> Self {
+        let binds = template.matches("$1").count();
+        assert!(binds == 1, "a batch statement binds $1 once: {template}");
         Self {
-            head: head.to_owned(),
-            tail: tail.to_owned(),
+            template: template.to_owned(),
+            rendered: Mutex::default(),
         }
     }
 
@@ -37,9 +52,25 @@ impl Sql {
         Bound { sql: self, json }
     }
 
-    /// The text as PostgreSQL receives it.
-    pub(crate) fn text(&self) -> String {
-        format!("{}$1{}", self.head, self.tail)
+    /// The text as PostgreSQL receives it in `schema`.
+    pub(crate) fn text(&self, schema: Schema) -> String {
+        let split = self.split(schema);
+        format!("{}$1{}", split.head, split.tail)
+    }
+
+    fn split(&self, schema: Schema) -> Arc<Split> {
+        let mut rendered = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, split)) = rendered.iter().find(|(s, _)| *s == schema) {
+            return split.clone();
+        }
+        let text = schema.render(&self.template);
+        let (head, tail) = text.split_once("$1").unwrap_or((&text, ""));
+        let split = Arc::new(Split {
+            head: head.to_owned(),
+            tail: tail.to_owned(),
+        });
+        rendered.push((schema, split.clone()));
+        split
     }
 }
 
@@ -50,27 +81,42 @@ pub(crate) struct Bound<'s> {
 }
 
 impl<'s> Bound<'s> {
-    /// Runs it on the transaction's connection, which several statements of a batch share
+    /// Runs it in the transaction, whose connection several statements of a batch share
     /// at once: they are sent one after another without waiting for each answer, and
     /// PostgreSQL runs them in that order.
-    pub(crate) async fn written(
-        self,
-        mut conn: &AsyncPgConnection,
-    ) -> Result<Vec<String>, DbError> {
-        Ok(self.load::<String>(&mut conn).await?)
+    pub(crate) async fn written(self, tx: Tx<'_>) -> Result<Vec<String>, DbError> {
+        let mut conn = tx.conn;
+        Ok(Rendered::new(self, tx.schema)
+            .load::<String>(&mut conn)
+            .await?)
     }
 
     /// [`Bound::written`] for a statement of an object table, which answers each key it
     /// wrote with whether the object's version moved (see [`Written`]).
-    pub(crate) async fn versions(
-        self,
-        mut conn: &AsyncPgConnection,
-    ) -> Result<Vec<Written>, DbError> {
-        let rows = Versions(self).load::<(String, bool)>(&mut conn).await?;
+    pub(crate) async fn versions(self, tx: Tx<'_>) -> Result<Vec<Written>, DbError> {
+        let mut conn = tx.conn;
+        let rows = Versions(Rendered::new(self, tx.schema))
+            .load::<(String, bool)>(&mut conn)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(key, moved)| Written { key, moved })
             .collect())
+    }
+}
+
+/// A [`Bound`] rendered for one schema.
+struct Rendered {
+    split: Arc<Split>,
+    json: String,
+}
+
+impl Rendered {
+    fn new(bound: Bound<'_>, schema: Schema) -> Self {
+        Self {
+            split: bound.sql.split(schema),
+            json: bound.json,
+        }
     }
 }
 
@@ -84,19 +130,19 @@ pub(crate) struct Written {
     pub(crate) moved: bool,
 }
 
-/// A [`Bound`] whose rows are `(key, moved)`.
-struct Versions<'s>(Bound<'s>);
+/// A [`Rendered`] whose rows are `(key, moved)`.
+struct Versions(Rendered);
 
-impl QueryId for Versions<'_> {
+impl QueryId for Versions {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl Query for Versions<'_> {
+impl Query for Versions {
     type SqlType = (Text, Bool);
 }
 
-impl QueryFragment<Pg> for Versions<'_> {
+impl QueryFragment<Pg> for Versions {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
         self.0.walk_ast(out)
     }
@@ -109,21 +155,21 @@ pub(crate) fn encode<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, D
 }
 
 // No static query id: diesel-async then caches the prepared statement by its text, which
-// is fixed per table.
-impl QueryId for Bound<'_> {
+// is fixed per table and schema.
+impl QueryId for Rendered {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl Query for Bound<'_> {
+impl Query for Rendered {
     type SqlType = Text;
 }
 
-impl QueryFragment<Pg> for Bound<'_> {
+impl QueryFragment<Pg> for Rendered {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
-        out.push_sql(&self.sql.head);
+        out.push_sql(&self.split.head);
         out.push_bind_param::<Text, _>(&self.json)?;
-        out.push_sql(&self.sql.tail);
+        out.push_sql(&self.split.tail);
         Ok(())
     }
 }
@@ -176,7 +222,7 @@ impl Table {
             name,
             "id",
             &format!(
-                "INSERT INTO {name} AS t ({columns}) \
+                "INSERT INTO @schema.{name} AS t ({columns}) \
                  SELECT {select} FROM r \
                  ON CONFLICT (id) DO UPDATE SET ({}) = ROW({}) \
                  WHERE (EXCLUDED.updated_at, EXCLUDED.last_svix_id) > (t.updated_at, t.last_svix_id) \
@@ -203,8 +249,8 @@ impl Table {
         let mut columns = vec!["id", "deleted_at", "updated_at", "last_svix_id"];
         columns.extend_from_slice(extra);
         Sql::new(&format!(
-            "INSERT INTO {name} AS t ({}) \
-             SELECT {} FROM json_populate_recordset(NULL::{name}, $1::json) r \
+            "INSERT INTO @schema.{name} AS t ({}) \
+             SELECT {} FROM json_populate_recordset(NULL::@schema.{name}, $1::json) r \
              ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at \
              WHERE t.deleted_at IS NULL OR EXCLUDED.deleted_at < t.deleted_at \
              RETURNING t.id, true",
@@ -230,7 +276,7 @@ impl Table {
             .collect::<Vec<_>>()
             .join(" OR ");
         Some(format!(
-            "erase_{name} AS (UPDATE {name} SET {blank} \
+            "erase_{name} AS (UPDATE @schema.{name} SET {blank} \
              WHERE {owner} = ANY (ARRAY(SELECT id FROM erased)) AND ({any}))",
             name = self.name,
             owner = personal.owner,
@@ -246,7 +292,9 @@ impl Table {
 /// against that guess a hash join over a whole table of tombstones or addresses looks as
 /// cheap as a hundred probes; it is not, for a batch of 64 and a table of millions.
 pub(crate) fn tombstoned(id: &str) -> String {
-    format!("(SELECT true FROM tombstones z WHERE z.object_type = 'user' AND z.object_id = {id})")
+    format!(
+        "(SELECT true FROM @schema.tombstones z WHERE z.object_type = 'user' AND z.object_id = {id})"
+    )
 }
 
 /// An upsert of `table` keyed by `key`, over the batch's rows as `r`, answering each key
@@ -255,8 +303,8 @@ pub(crate) fn tombstoned(id: &str) -> String {
 /// statement (every part of it sees the table as it was before), by index probes only.
 pub(crate) fn versioned_upsert(table: &str, key: &str, insert: &str) -> Sql {
     Sql::new(&format!(
-        "WITH r AS MATERIALIZED (SELECT * FROM json_populate_recordset(NULL::{table}, $1::json)), \
-         before AS MATERIALIZED (SELECT b.{key} AS key, b.updated_at FROM {table} b \
+        "WITH r AS MATERIALIZED (SELECT * FROM json_populate_recordset(NULL::@schema.{table}, $1::json)), \
+         before AS MATERIALIZED (SELECT b.{key} AS key, b.updated_at FROM @schema.{table} b \
              WHERE b.{key} = ANY (ARRAY(SELECT r.{key} FROM r))), \
          w AS ({insert}) \
          SELECT w.{key}, w.updated_at IS DISTINCT FROM \

@@ -3,8 +3,8 @@
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt as _;
 
-use super::{CHANGES_CHANNEL, Change, Op, read_changes};
-use crate::DbError;
+use super::{Change, Op, read_changes};
+use crate::{DbError, Schema};
 
 /// The payload of one notification: which row was committed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -19,7 +19,8 @@ pub struct ChangeNotice {
     pub op: Op,
 }
 
-/// A connection of its own that `LISTEN`s on [`CHANGES_CHANNEL`], and reads the feed.
+/// A connection of its own that `LISTEN`s on its schema's channel ([`Schema::channel`]),
+/// and reads the feed.
 ///
 /// A notification says that rows were committed; the rows themselves are read by id
 /// ([`ChangeListener::read`]). Follow the feed in this order, so nothing is missed:
@@ -29,17 +30,19 @@ pub struct ChangeNotice {
 /// delays a read; it never loses a row, because the read is by id.
 pub struct ChangeListener {
     conn: AsyncPgConnection,
+    schema: Schema,
 }
 
 impl ChangeListener {
     /// Listens on `conn`, which must not be in a pool: it stays listening until dropped.
     /// The connection must be one [`crate::connect`] made (it receives notifications).
-    pub async fn start(mut conn: AsyncPgConnection) -> Result<Self, DbError> {
-        // A channel is an identifier, not a value: it cannot be bound.
-        diesel::sql_query(format!("LISTEN {CHANGES_CHANNEL}"))
+    pub async fn start(mut conn: AsyncPgConnection, schema: Schema) -> Result<Self, DbError> {
+        // A channel is an identifier, not a value: it cannot be bound. A schema's name is
+        // checked, so its channel needs no quoting.
+        diesel::sql_query(format!("LISTEN {}", schema.channel()))
             .execute(&mut conn)
             .await?;
-        Ok(Self { conn })
+        Ok(Self { conn, schema })
     }
 
     /// Waits for the next notification. `None` for one on the channel whose payload is
@@ -58,7 +61,7 @@ impl ChangeListener {
 
     /// [`super::changes_pruned_through`] on the listening connection.
     pub async fn pruned_through(&mut self) -> Result<i64, DbError> {
-        super::changes_pruned_through(&self.conn).await
+        super::changes_pruned_through(&self.conn, self.schema).await
     }
 
     /// [`read_changes`] on the listening connection.
@@ -68,6 +71,6 @@ impl ChangeListener {
         limit: i64,
         types: &[String],
     ) -> Result<Vec<Change>, DbError> {
-        read_changes(&self.conn, after, limit, types).await
+        read_changes(&self.conn, self.schema, after, limit, types).await
     }
 }

@@ -1,6 +1,7 @@
 //! The change feed, `sync_changes`: one row per event that changed an object, written by
-//! [`crate::apply_batch`] in the same transaction as the change, then announced with
-//! `NOTIFY clerk_sync_changes` once that transaction commits.
+//! [`crate::apply_batch`] in the same transaction as the change, then announced on the
+//! schema's channel ([`Schema::channel`]: `clerk_sync_changes` for the default schema) once
+//! that transaction commits.
 //!
 //! - [`read_changes`] reads it in `id` order after a cursor; [`ChangeListener`] waits for
 //!   the notifications, so a consumer need not poll.
@@ -11,7 +12,8 @@
 //! row is inserted, not when its transaction commits: transaction A takes id 1, B takes id 2
 //! and commits first, a reader sees 2 and moves its cursor past 1, then A commits, and id 1
 //! is never read (the classic outbox bug). So ids here are handed out in commit order: every
-//! transaction that writes feed rows takes [`FEED_LOCK`] immediately before inserting them,
+//! transaction that writes feed rows takes the schema's feed lock (`Lock::Feed`)
+//! immediately before inserting them,
 //! as the last statement before `COMMIT`, and holds it until its commit is done. PostgreSQL
 //! makes a commit visible before it releases the transaction's locks, so when the next
 //! writer gets the lock and draws its ids, every smaller id is already visible (or rolled
@@ -29,26 +31,14 @@ mod prune;
 mod record;
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::DbError;
-use crate::schema::sync_changes;
+use crate::{DbError, Schema};
 pub use listen::{ChangeListener, ChangeNotice};
 pub use prune::{changes_pruned_through, prune_changes};
 pub(crate) use record::{entry, record};
-
-/// The channel the feed announces committed rows on.
-pub const CHANGES_CHANNEL: &str = "clerk_sync_changes";
-
-/// The advisory lock that puts feed ids in commit order, in the two-key `(int4, int4)`
-/// space: PostgreSQL keeps it apart from the one-key `bigint` space, so it can never meet
-/// the SHA-256-derived object locks of [`crate::lock_key`], whatever their value. Beside
-/// the migrations' `("clks", 1)` and the scheduled reconciliation's `("CLKS", 2)`.
-pub const FEED_LOCK: (i32, i32) = (0x636c_6b73, 3); // "clks"
-
-/// The advisory lock one pruning worker holds, so two never delete the same rows.
-pub const PRUNE_LOCK: (i32, i32) = (0x636c_6b73, 4);
 
 /// What happened to the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -70,40 +60,44 @@ impl Op {
     }
 }
 
-impl TryFrom<String> for Op {
-    type Error = DbError;
-
-    fn try_from(value: String) -> Result<Self, DbError> {
-        match value.as_str() {
-            "upserted" => Ok(Self::Upserted),
-            "deleted" => Ok(Self::Deleted),
-            _ => Err(DbError::Permanent(
-                "sync_changes.op is neither upserted nor deleted".into(),
-            )),
+impl From<String> for Op {
+    /// As `sync_changes.op` holds it, which its CHECK keeps to the two.
+    fn from(value: String) -> Self {
+        if value == "deleted" {
+            Self::Deleted
+        } else {
+            Self::Upserted
         }
     }
 }
 
 /// One row of `sync_changes`. It holds ids only: the object's state is in its own table.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName, serde::Serialize)]
 pub struct Change {
     /// Increasing, in commit order: a consumer's cursor.
+    #[diesel(sql_type = BigInt)]
     pub id: i64,
     /// `user`, `session`, `organization`, `organization_membership`, … (README lists them).
+    #[diesel(sql_type = Text)]
     pub object_type: String,
     /// The object's Clerk id.
+    #[diesel(sql_type = Text)]
     pub object_id: String,
     /// What happened to it.
-    #[diesel(deserialize_as = String)]
+    #[diesel(sql_type = Text, deserialize_as = String)]
     pub op: Op,
     /// The Clerk event type that made the change (`user.created`, …).
+    #[diesel(sql_type = Text)]
     pub event_type: String,
     /// The event's Svix id: with `processed_webhooks`, where it came from.
+    #[diesel(sql_type = Text)]
     pub svix_id: String,
     /// The version newest-wins compared: the object's `updated_at`, or the event's time for
     /// a deletion or an object without one.
+    #[diesel(sql_type = Timestamptz)]
     pub version: DateTime<Utc>,
     /// When the row was written, just before its transaction committed.
+    #[diesel(sql_type = Timestamptz)]
     pub committed_at: DateTime<Utc>,
 }
 
@@ -112,28 +106,20 @@ pub struct Change {
 /// them.
 pub async fn read_changes(
     mut conn: &AsyncPgConnection,
+    schema: Schema,
     after: i64,
     limit: i64,
     types: &[String],
 ) -> Result<Vec<Change>, DbError> {
-    use sync_changes::dsl as c;
-    let mut query = c::sync_changes
-        .filter(c::id.gt(after))
-        .order(c::id)
-        .limit(limit.max(1))
-        .select((
-            c::id,
-            c::object_type,
-            c::object_id,
-            c::op,
-            c::event_type,
-            c::svix_id,
-            c::version,
-            c::committed_at,
-        ))
-        .into_boxed();
-    if !types.is_empty() {
-        query = query.filter(c::object_type.eq_any(types).or(c::event_type.eq_any(types)));
-    }
-    Ok(query.load(&mut conn).await?)
+    Ok(diesel::sql_query(schema.render(
+        "SELECT id, object_type, object_id, op, event_type, svix_id, version, committed_at \
+         FROM @schema.sync_changes \
+         WHERE id > $1 AND (cardinality($3) = 0 OR object_type = ANY ($3) OR event_type = ANY ($3)) \
+         ORDER BY id LIMIT $2",
+    ))
+    .bind::<BigInt, _>(after)
+    .bind::<BigInt, _>(limit.max(1))
+    .bind::<Array<Text>, _>(types)
+    .load(&mut conn)
+    .await?)
 }

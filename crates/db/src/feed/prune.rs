@@ -7,8 +7,8 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Double, Integer, Timestamptz};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 
-use super::PRUNE_LOCK;
-use crate::DbError;
+use crate::schema::Lock;
+use crate::{DbError, Schema};
 
 #[derive(QueryableByName)]
 struct Taken {
@@ -36,10 +36,14 @@ struct Cutoff {
 
 /// The largest feed id retention has deleted (`sync_changes_pruned.through_id`): a cursor
 /// below it may have missed changes.
-pub async fn changes_pruned_through(mut conn: &AsyncPgConnection) -> Result<i64, DbError> {
-    let rows: Vec<Through> = diesel::sql_query("SELECT through_id FROM sync_changes_pruned")
-        .load(&mut conn)
-        .await?;
+pub async fn changes_pruned_through(
+    mut conn: &AsyncPgConnection,
+    schema: Schema,
+) -> Result<i64, DbError> {
+    let rows: Vec<Through> =
+        diesel::sql_query(schema.render("SELECT through_id FROM @schema.sync_changes_pruned"))
+            .load(&mut conn)
+            .await?;
     Ok(rows.into_iter().next().map_or(0, |r| r.through_id))
 }
 
@@ -52,12 +56,13 @@ pub async fn changes_pruned_through(mut conn: &AsyncPgConnection) -> Result<i64,
 /// everything": the caller then never calls this (a zero `older_than` deletes every row
 /// committed before now).
 ///
-/// One pruner at a time, through [`PRUNE_LOCK`] taken with `pg_try_advisory_xact_lock` in
+/// One pruner at a time, through the schema's `Lock::Prune` taken with `pg_try_advisory_xact_lock` in
 /// each batch's transaction: two would only contend for the same rows. A transaction lock
 /// ends with its transaction, so it cannot outlive a batch, not even behind a pooler that
 /// hands each transaction another server connection.
 pub async fn prune_changes(
     conn: &mut AsyncPgConnection,
+    schema: Schema,
     older_than: Duration,
     batch: i64,
 ) -> Result<u64, DbError> {
@@ -73,8 +78,8 @@ pub async fn prune_changes(
             .transaction::<_, DbError, _>(async |conn| {
                 let taken: Taken =
                     diesel::sql_query("SELECT pg_try_advisory_xact_lock($1, $2) AS taken")
-                        .bind::<Integer, _>(PRUNE_LOCK.0)
-                        .bind::<Integer, _>(PRUNE_LOCK.1)
+                        .bind::<Integer, _>(schema.lock(Lock::Prune).0)
+                        .bind::<Integer, _>(schema.lock(Lock::Prune).1)
                         .get_result(conn)
                         .await?;
                 if !taken.taken {
@@ -82,16 +87,16 @@ pub async fn prune_changes(
                 }
                 // `through_id` moves in the same transaction, so a reader never sees rows
                 // gone without the mark that says so.
-                let Deleted { deleted } = diesel::sql_query(
-                    "WITH d AS (DELETE FROM sync_changes WHERE id IN ( \
-                             SELECT id FROM sync_changes WHERE committed_at < $1 \
+                let Deleted { deleted } = diesel::sql_query(schema.render(
+                    "WITH d AS (DELETE FROM @schema.sync_changes WHERE id IN ( \
+                             SELECT id FROM @schema.sync_changes WHERE committed_at < $1 \
                              ORDER BY committed_at LIMIT $2) \
                          RETURNING id), \
-                     mark AS (UPDATE sync_changes_pruned \
+                     mark AS (UPDATE @schema.sync_changes_pruned \
                          SET through_id = GREATEST(through_id, (SELECT max(id) FROM d)) \
                          WHERE EXISTS (SELECT 1 FROM d)) \
                      SELECT count(*) AS deleted FROM d",
-                )
+                ))
                 .bind::<Timestamptz, _>(cutoff)
                 .bind::<BigInt, _>(batch)
                 .get_result(conn)

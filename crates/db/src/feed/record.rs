@@ -4,12 +4,10 @@ use chrono::{DateTime, Utc};
 use clerk_sync_events::EventData;
 use std::sync::LazyLock;
 
-use diesel_async::AsyncPgConnection;
-
-use super::{CHANGES_CHANNEL, FEED_LOCK, Op};
+use super::Op;
 use crate::DbError;
 use crate::apply::objects as o;
-use crate::apply::statement::{Sql, encode};
+use crate::apply::statement::{Sql, Tx, encode};
 use crate::apply::{Pending, time};
 
 /// One feed row, before it has an id.
@@ -96,42 +94,37 @@ static RECORD: LazyLock<Sql> = LazyLock::new(|| {
         .filter_map(|table| Some((table.deletable?, table.name)))
         .map(|(object, table)| {
             format!(
-                "SELECT 1 FROM {table} t WHERE c.object_type = '{object}' \
+                "SELECT 1 FROM @schema.{table} t WHERE c.object_type = '{object}' \
              AND t.id = c.object_id AND t.deleted_at IS NOT NULL"
             )
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     Sql::new(&format!(
-        "WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({lock_a}, {lock_b})), \
+        "WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(@feed_lock)), \
          written AS ( \
-             INSERT INTO sync_changes (object_type, object_id, op, event_type, svix_id, version) \
+             INSERT INTO @schema.sync_changes (object_type, object_id, op, event_type, svix_id, version) \
              SELECT c.object_type, c.object_id, c.op, c.event_type, c.svix_id, c.version \
-             FROM feed_lock CROSS JOIN json_populate_recordset(NULL::sync_changes, $1::json) \
+             FROM feed_lock CROSS JOIN json_populate_recordset(NULL::@schema.sync_changes, $1::json) \
                  WITH ORDINALITY AS c \
              WHERE c.op = 'deleted' OR NOT EXISTS ({deleted}) \
              ORDER BY c.ordinality \
              RETURNING id, object_type, object_id, op) \
-         SELECT pg_notify('{CHANGES_CHANNEL}', \
+         SELECT pg_notify('@channel', \
              format('{{\"id\":%s,\"object_type\":%s,\"object_id\":%s,\"op\":%s}}', \
              id, to_json(object_type), to_json(object_id), to_json(op)))::text \
-         FROM written ORDER BY id",
-        lock_a = FEED_LOCK.0,
-        lock_b = FEED_LOCK.1,
+         FROM written ORDER BY id"
     ))
 });
 
-/// Writes `entries`, in order, and announces each on [`CHANGES_CHANNEL`] (delivered
-/// at commit, and only then). Must be the transaction's last statement: it takes
-/// [`FEED_LOCK`], which then serialises the rest of the transaction with every other writer
-/// of the feed, so nothing slow may follow it (see the module's documentation for why).
-pub(crate) async fn record<'a>(
-    conn: &AsyncPgConnection,
-    entries: &[Entry<'a>],
-) -> Result<(), DbError> {
+/// Writes `entries`, in order, and announces each on the schema's channel (delivered at
+/// commit, and only then). Must be the transaction's last statement: it takes the schema's
+/// feed lock, which then serialises the rest of the transaction with every other writer of
+/// the feed, so nothing slow may follow it (see the module's documentation for why).
+pub(crate) async fn record<'a>(tx: Tx<'_>, entries: &[Entry<'a>]) -> Result<(), DbError> {
     if entries.is_empty() {
         return Ok(());
     }
-    RECORD.bind(encode(entries)?).written(conn).await?;
+    RECORD.bind(encode(entries)?).written(tx).await?;
     Ok(())
 }

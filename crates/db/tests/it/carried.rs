@@ -78,7 +78,7 @@ async fn version_ids_compare_by_bytes_in_every_table() {
     let columns = db
         .rows(
             "SELECT table_name::text AS table, collation_name::text AS collation \
-             FROM information_schema.columns WHERE table_schema = 'public' \
+             FROM information_schema.columns WHERE table_schema = 'clerk' \
              AND (column_name = 'last_svix_id' OR (table_name = 'tombstones' AND column_name = 'svix_id'))",
         )
         .await;

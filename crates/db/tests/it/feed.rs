@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use clerk_sync_db::{
-    Change, DeleteMode, Op, Outcome, PRUNE_LOCK, changes_pruned_through, prune_changes,
-    read_changes,
+    Change, DeleteMode, Op, Outcome, changes_pruned_through, prune_changes, read_changes,
 };
 use serde_json::{Value, json};
 
@@ -179,10 +178,20 @@ async fn reading_after_a_cursor_by_type_returns_changes_in_id_order() {
     let (_, org) = corpus("organization.created");
     db.apply("msg_o", &org, DeleteMode::Soft).await;
 
-    let all = read_changes(&db.conn, 0, 100, &[]).await.unwrap();
+    let all = read_changes(&db.conn, clerk_sync_db::Schema::default(), 0, 100, &[])
+        .await
+        .unwrap();
     assert_eq!(all.len(), 5);
     assert!(all.windows(2).all(|w| w[0].id < w[1].id));
-    let after = read_changes(&db.conn, all[1].id, 2, &[]).await.unwrap();
+    let after = read_changes(
+        &db.conn,
+        clerk_sync_db::Schema::default(),
+        all[1].id,
+        2,
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         after,
         all[2..4].to_vec(),
@@ -192,18 +201,36 @@ async fn reading_after_a_cursor_by_type_returns_changes_in_id_order() {
     let ids = |changes: Vec<Change>| -> Vec<String> {
         changes.into_iter().map(|c| c.object_id).collect()
     };
-    let users = read_changes(&db.conn, 0, 100, &["user".into()])
-        .await
-        .unwrap();
+    let users = read_changes(
+        &db.conn,
+        clerk_sync_db::Schema::default(),
+        0,
+        100,
+        &["user".into()],
+    )
+    .await
+    .unwrap();
     assert_eq!(ids(users), ["user_1", "user_2", "user_3", "user_1"]);
-    let deletions = read_changes(&db.conn, 0, 100, &["user.deleted".into()])
-        .await
-        .unwrap();
+    let deletions = read_changes(
+        &db.conn,
+        clerk_sync_db::Schema::default(),
+        0,
+        100,
+        &["user.deleted".into()],
+    )
+    .await
+    .unwrap();
     assert_eq!(deletions.len(), 1);
     assert_eq!(deletions[0].op, Op::Deleted);
-    let orgs = read_changes(&db.conn, 0, 100, &["organization".into()])
-        .await
-        .unwrap();
+    let orgs = read_changes(
+        &db.conn,
+        clerk_sync_db::Schema::default(),
+        0,
+        100,
+        &["organization".into()],
+    )
+    .await
+    .unwrap();
     assert_eq!(ids(orgs), [org.object_id().unwrap()]);
 }
 
@@ -217,8 +244,8 @@ async fn rows_older_than_the_retention_are_pruned_in_batches_by_one_session_at_a
     }
     use diesel_async::RunQueryDsl as _;
     diesel::sql_query(
-        "UPDATE sync_changes SET committed_at = now() - interval '8 days' \
-         WHERE id IN (SELECT id FROM sync_changes ORDER BY id LIMIT 5)",
+        "UPDATE clerk.sync_changes SET committed_at = now() - interval '8 days' \
+         WHERE id IN (SELECT id FROM clerk.sync_changes ORDER BY id LIMIT 5)",
     )
     .execute(&mut db.conn)
     .await
@@ -229,35 +256,69 @@ async fn rows_older_than_the_retention_are_pruned_in_batches_by_one_session_at_a
     let other = db.connection().await;
     diesel::sql_query(format!(
         "SELECT pg_advisory_lock({}, {})",
-        PRUNE_LOCK.0, PRUNE_LOCK.1
+        clerk_sync_db::Schema::default()
+            .lock(clerk_sync_db::Lock::Prune)
+            .0,
+        clerk_sync_db::Schema::default()
+            .lock(clerk_sync_db::Lock::Prune)
+            .1
     ))
     .execute(&mut &other)
     .await
     .unwrap();
-    assert_eq!(prune_changes(&mut db.conn, week, 2).await.unwrap(), 0);
-    assert_eq!(read_changes(&db.conn, 0, 100, &[]).await.unwrap().len(), 7);
+    assert_eq!(
+        prune_changes(&mut db.conn, clerk_sync_db::Schema::default(), week, 2)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        read_changes(&db.conn, clerk_sync_db::Schema::default(), 0, 100, &[])
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
     diesel::sql_query("SELECT pg_advisory_unlock_all()")
         .execute(&mut &other)
         .await
         .unwrap();
 
-    let pruned = prune_changes(&mut db.conn, week, 2).await.unwrap();
+    let pruned = prune_changes(&mut db.conn, clerk_sync_db::Schema::default(), week, 2)
+        .await
+        .unwrap();
     assert_eq!(pruned, 5, "three batches: 2, 2, 1");
-    let left = read_changes(&db.conn, 0, 100, &[]).await.unwrap();
+    let left = read_changes(&db.conn, clerk_sync_db::Schema::default(), 0, 100, &[])
+        .await
+        .unwrap();
     assert_eq!(
         left.iter().map(|c| c.svix_id.as_str()).collect::<Vec<_>>(),
         ["msg_5", "msg_6"]
     );
     // A consumer can tell its cursor fell behind: the largest id deleted is recorded.
     assert_eq!(
-        changes_pruned_through(&db.conn).await.unwrap(),
+        changes_pruned_through(&db.conn, clerk_sync_db::Schema::default())
+            .await
+            .unwrap(),
         left[0].id - 1
     );
-    assert_eq!(prune_changes(&mut db.conn, week, 2).await.unwrap(), 0);
+    assert_eq!(
+        prune_changes(&mut db.conn, clerk_sync_db::Schema::default(), week, 2)
+            .await
+            .unwrap(),
+        0
+    );
     // The lock was released: a second pruner is not locked out.
     let mut free = db.connection().await;
     assert_eq!(
-        prune_changes(&mut free, Duration::ZERO, 100).await.unwrap(),
+        prune_changes(
+            &mut free,
+            clerk_sync_db::Schema::default(),
+            Duration::ZERO,
+            100
+        )
+        .await
+        .unwrap(),
         2
     );
 }
@@ -342,12 +403,13 @@ async fn one_version_of_an_object_is_announced_once() {
         "the tie is won by the larger id, so every order ends in the same row"
     );
     db.apply("msg_newer", &newer, DeleteMode::Soft).await;
-    let announced: Vec<(String, String)> = read_changes(&db.conn, 0, 100, &[])
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.svix_id, c.version.timestamp_millis().to_string()))
-        .collect();
+    let announced: Vec<(String, String)> =
+        read_changes(&db.conn, clerk_sync_db::Schema::default(), 0, 100, &[])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.svix_id, c.version.timestamp_millis().to_string()))
+            .collect();
     assert_eq!(
         announced,
         [
@@ -363,8 +425,14 @@ async fn one_version_of_an_object_is_announced_once() {
         .await;
     db.apply("msg_organization_tie", &organization, DeleteMode::Soft)
         .await;
-    let organizations = read_changes(&db.conn, 0, 100, &["organization".to_owned()])
-        .await
-        .unwrap();
+    let organizations = read_changes(
+        &db.conn,
+        clerk_sync_db::Schema::default(),
+        0,
+        100,
+        &["organization".to_owned()],
+    )
+    .await
+    .unwrap();
     assert_eq!(organizations.len(), 1, "{organizations:?}");
 }

@@ -72,7 +72,10 @@ async fn a_listener_is_notified_of_a_change_only_once_its_transaction_commits() 
         .await;
         assert!(!early, "notified before the commit");
         assert!(
-            read_changes(&db.conn, 0, 10, &[]).await.unwrap().is_empty(),
+            read_changes(&db.conn, clerk_sync_db::Schema::default(), 0, 10, &[])
+                .await
+                .unwrap()
+                .is_empty(),
             "the row is visible before the commit"
         );
         commit.send(()).unwrap();
@@ -84,7 +87,10 @@ async fn a_listener_is_notified_of_a_change_only_once_its_transaction_commits() 
         .await
         .expect("no notification after the commit")
         .unwrap();
-    let row = read_changes(&db.conn, 0, 10, &[]).await.unwrap().remove(0);
+    let row = read_changes(&db.conn, clerk_sync_db::Schema::default(), 0, 10, &[])
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(
         payload,
         format!(
@@ -103,7 +109,10 @@ async fn a_listener_is_notified_of_a_change_only_once_its_transaction_commits() 
 #[tokio::test]
 async fn the_listener_wakes_on_each_commit_and_reads_it_by_id() {
     let mut db = db().await;
-    let mut listener = ChangeListener::start(db.connection().await).await.unwrap();
+    let mut listener =
+        ChangeListener::start(db.connection().await, clerk_sync_db::Schema::default())
+            .await
+            .unwrap();
     assert!(listener.read(0, 10, &[]).await.unwrap().is_empty());
 
     let event = user_event("user.created", "user_1", T1, "Jane");
@@ -215,7 +224,9 @@ async fn a_reader_following_by_id_never_skips_a_change_committed_out_of_order() 
         })
         .await;
 
-        let first = read_changes(reader, 0, 100, &[]).await.unwrap();
+        let first = read_changes(reader, clerk_sync_db::Schema::default(), 0, 100, &[])
+            .await
+            .unwrap();
         let cursor = first.last().map_or(0, |c| c.id);
         commit_a.send(()).unwrap();
         (b, first, cursor)
@@ -227,10 +238,14 @@ async fn a_reader_following_by_id_never_skips_a_change_committed_out_of_order() 
         .expect("B never committed")
         .unwrap();
 
-    let second = read_changes(reader, cursor, 100, &[]).await.unwrap();
+    let second = read_changes(reader, clerk_sync_db::Schema::default(), cursor, 100, &[])
+        .await
+        .unwrap();
     let mut seen: Vec<String> = first.into_iter().chain(second).map(|c| c.svix_id).collect();
     seen.sort();
-    let all = read_changes(reader, 0, 100, &[]).await.unwrap();
+    let all = read_changes(reader, clerk_sync_db::Schema::default(), 0, 100, &[])
+        .await
+        .unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(seen, ["msg_a", "msg_b"], "the reader skipped a change");
     assert_eq!(all[0].svix_id, "msg_a", "ids are in commit order");

@@ -82,6 +82,7 @@ impl Db {
             Pending { svix_id, event },
             ApplyOptions {
                 user_delete_mode: mode,
+                ..Default::default()
             },
         )
         .await
@@ -109,6 +110,7 @@ impl Db {
                 &batch,
                 ApplyOptions {
                     user_delete_mode: mode,
+                    ..Default::default()
                 },
             )
             .await
@@ -117,20 +119,32 @@ impl Db {
         }
     }
 
-    /// Every row of a query, as JSON objects, for comparing whole tables.
+    /// Every row of a query, as JSON objects, for comparing whole tables. The query names
+    /// clerk-sync's tables as an application whose `search_path` holds the schema would;
+    /// the connection's own (empty, as clerk-sync sets it) is restored after, so what
+    /// clerk-sync runs on it must still name its schema.
     pub async fn rows(&mut self, sql: &str) -> Vec<serde_json::Value> {
         #[derive(diesel::QueryableByName)]
         struct Row {
             #[diesel(sql_type = Text)]
             row: String,
         }
-        diesel::sql_query(format!("SELECT to_jsonb(t)::text AS row FROM ({sql}) t"))
+        self.execute("SET search_path TO clerk").await;
+        let rows = diesel::sql_query(format!("SELECT to_jsonb(t)::text AS row FROM ({sql}) t"))
             .load::<Row>(&mut self.conn)
-            .await
-            .unwrap()
+            .await;
+        self.execute("RESET search_path").await;
+        rows.unwrap()
             .into_iter()
             .map(|r| serde_json::from_str(&r.row).unwrap())
             .collect()
+    }
+
+    async fn execute(&mut self, sql: &str) {
+        diesel::sql_query(sql)
+            .execute(&mut self.conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// Everything events leave behind, every table, but the wall-clock `processed_at`.
@@ -159,10 +173,10 @@ impl Db {
     }
 
     pub async fn truncate(&mut self) {
-        diesel::sql_query("TRUNCATE users, user_email_addresses, tombstones, processed_webhooks")
-            .execute(&mut self.conn)
-            .await
-            .unwrap();
+        self.execute(
+            "TRUNCATE clerk.users, clerk.user_email_addresses, clerk.tombstones, clerk.processed_webhooks",
+        )
+        .await;
     }
 }
 
@@ -234,7 +248,7 @@ impl Db {
         let statements: String = TABLES
             .iter()
             .chain(&["processed_webhooks", "sync_changes"])
-            .map(|table| format!("DELETE FROM {table};"))
+            .map(|table| format!("DELETE FROM clerk.{table};"))
             .collect();
         diesel_async::SimpleAsyncConnection::batch_execute(
             &mut self.conn,
@@ -259,6 +273,7 @@ impl Db {
             &batch,
             ApplyOptions {
                 user_delete_mode: mode,
+                ..Default::default()
             },
         )
         .await

@@ -14,7 +14,7 @@ async fn replicas_migrating_at_once_queue_on_the_lock_and_all_succeed() {
     let empty = TestDatabase::new().await;
     let config = pool_config(&empty.url);
     let mut conn = clerk_sync_db::connect(&config).await.unwrap();
-    conn.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    conn.batch_execute("DROP SCHEMA clerk CASCADE")
         .await
         .unwrap();
 
@@ -23,7 +23,7 @@ async fn replicas_migrating_at_once_queue_on_the_lock_and_all_succeed() {
         let config = config.clone();
         runs.push(tokio::spawn(async move {
             let conn = clerk_sync_db::connect(&config).await.unwrap();
-            clerk_sync_db::run_migrations(conn).await
+            clerk_sync_db::run_migrations(conn, clerk_sync_db::Schema::default()).await
         }));
     }
     let mut applied = Vec::new();
@@ -38,7 +38,9 @@ async fn replicas_migrating_at_once_queue_on_the_lock_and_all_succeed() {
     );
 
     let conn = clerk_sync_db::connect(&config).await.unwrap();
-    let (done, pending) = clerk_sync_db::migration_status(conn).await.unwrap();
+    let (done, pending) = clerk_sync_db::migration_status(conn, clerk_sync_db::Schema::default())
+        .await
+        .unwrap();
     assert!(pending.is_empty());
     assert_eq!(done.len(), migration_count());
 }
@@ -52,7 +54,11 @@ fn migration_count() -> usize {
 #[tokio::test]
 async fn every_migration_reverts_and_reapplies() {
     let db = TestDatabase::new().await;
-    let conn = clerk_sync_db::connect(&pool_config(&db.url)).await.unwrap();
+    let mut conn = clerk_sync_db::connect(&pool_config(&db.url)).await.unwrap();
+    // The migration files name no schema: reverted, as applied, with the schema alone.
+    conn.batch_execute("SET search_path TO clerk")
+        .await
+        .unwrap();
     let reverted = tokio::task::spawn_blocking(move || {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> = conn.into();
         conn.revert_all_migrations(MIGRATIONS).unwrap().len()
@@ -61,7 +67,9 @@ async fn every_migration_reverts_and_reapplies() {
     .unwrap();
     assert_eq!(reverted, migration_count());
     let conn = clerk_sync_db::connect(&pool_config(&db.url)).await.unwrap();
-    let applied = clerk_sync_db::run_migrations(conn).await.unwrap();
+    let applied = clerk_sync_db::run_migrations(conn, clerk_sync_db::Schema::default())
+        .await
+        .unwrap();
     assert_eq!(applied.len(), migration_count());
 }
 

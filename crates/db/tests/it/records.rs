@@ -52,7 +52,7 @@ async fn the_tests_compare_every_table_the_migrations_make() {
     let rows = db
         .rows(
             "SELECT table_name::text AS name FROM information_schema.tables \
-             WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+             WHERE table_schema = 'clerk' AND table_type = 'BASE TABLE' ORDER BY 1",
         )
         .await;
     // Bookkeeping, not objects: the ids seen, the change feed and how far it was pruned,

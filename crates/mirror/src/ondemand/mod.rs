@@ -189,8 +189,12 @@ impl Syncer {
     ) -> Result<Option<serde_json::Value>, SyncError> {
         let conn = self.db.get().await.map_err(DbError::from)?;
         Ok(match kind {
-            ObjectKind::User => clerk_sync_db::read::user_profile(&conn, id).await?,
-            ObjectKind::Organization => clerk_sync_db::read::organization_record(&conn, id).await?,
+            ObjectKind::User => {
+                clerk_sync_db::read::user_profile(&conn, self.options.schema, id).await?
+            }
+            ObjectKind::Organization => {
+                clerk_sync_db::read::organization_record(&conn, self.options.schema, id).await?
+            }
         })
     }
 
@@ -225,9 +229,12 @@ impl Syncer {
         {
             let conn = self.db.get().await.map_err(DbError::from)?;
             let deleted = match kind {
-                ObjectKind::User => clerk_sync_db::read::user_deleted(&conn, id).await?,
+                ObjectKind::User => {
+                    clerk_sync_db::read::user_deleted(&conn, self.options.schema, id).await?
+                }
                 ObjectKind::Organization => {
-                    clerk_sync_db::read::organization_deleted(&conn, id).await?
+                    clerk_sync_db::read::organization_deleted(&conn, self.options.schema, id)
+                        .await?
                 }
             };
             // A deletion is final: Clerk is not asked, and nothing is written.

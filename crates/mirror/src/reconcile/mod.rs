@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_sync_clerk_api::{ApiError, Client, Kind, Listing};
-use clerk_sync_db::{DbError, Held, Mirrored, PoolConfig};
+use clerk_sync_db::{DbError, Held, Lock, Mirrored, PoolConfig, Schema};
 use clerk_sync_queue::{EnqueueError, Enqueuer, Entry, Keys, Pool};
 use serde::Serialize;
 
@@ -125,6 +125,7 @@ pub struct Reconciler {
     clerk: Client,
     guard: Arc<KeyGuard>,
     database: PoolConfig,
+    schema: Schema,
     redis: Pool,
     keys: Keys,
     enqueuer: Enqueuer,
@@ -132,12 +133,12 @@ pub struct Reconciler {
 
 impl Reconciler {
     /// A reconciler reading Clerk through `clerk`, its key held to the pinned instance by
-    /// `guard`, reading the database through its own connection made from `database`, and
-    /// queueing under `keys`.
+    /// `guard`, reading the database's `schema` through its own connection made from
+    /// `database`, and queueing under `keys`.
     pub fn new(
         clerk: Client,
         guard: Arc<KeyGuard>,
-        database: PoolConfig,
+        (database, schema): (PoolConfig, Schema),
         redis: Pool,
         keys: Keys,
     ) -> Self {
@@ -146,6 +147,7 @@ impl Reconciler {
             clerk,
             guard,
             database,
+            schema,
             redis,
             keys,
             enqueuer,
@@ -192,7 +194,7 @@ impl Reconciler {
             if progress == Some(checkpoint::Progress::Done) {
                 continue;
             }
-            let held = clerk_sync_db::inventory(&conn, mirrored(kind)).await?;
+            let held = clerk_sync_db::inventory(&conn, self.schema, mirrored(kind)).await?;
             let offset = match progress {
                 Some(checkpoint::Progress::At(offset)) => Some(offset),
                 _ => None,
@@ -481,27 +483,25 @@ fn strangers(kind: Kind, found: &KindReport) -> ReconcileError {
     error
 }
 
-/// The advisory lock a run holds, so two never run at once (a worker's schedule, or a
-/// `clerk-sync reconcile`): in the two-key space (`(int4, int4)`), which never meets the
-/// one-key (`bigint`) space of the object locks.
-const LOCK: (i32, i32) = (0x434c_4b53, 2);
-
 #[derive(diesel::QueryableByName)]
 struct Taken {
     #[diesel(sql_type = diesel::sql_types::Bool)]
     taken: bool,
 }
 
-/// A connection holding the reconciliation lock, or `None` when another session holds it.
-/// The lock goes with the connection: drop it when the run is over.
+/// A connection holding the schema's reconciliation lock (so two runs, a worker's scheduled
+/// one or a `clerk-sync reconcile`, never go at once), or `None` when another session holds
+/// it. The lock goes with the connection: drop it when the run is over.
 pub async fn exclusive(
     database: &PoolConfig,
+    schema: Schema,
 ) -> Result<Option<clerk_sync_db::AsyncPgConnection>, ReconcileError> {
     use diesel_async::RunQueryDsl as _;
     let conn = clerk_sync_db::connect(database).await?;
+    let (a, b) = schema.lock(Lock::Reconcile);
     let taken: Taken = diesel::sql_query("SELECT pg_try_advisory_lock($1, $2) AS taken")
-        .bind::<diesel::sql_types::Integer, _>(LOCK.0)
-        .bind::<diesel::sql_types::Integer, _>(LOCK.1)
+        .bind::<diesel::sql_types::Integer, _>(a)
+        .bind::<diesel::sql_types::Integer, _>(b)
         .get_result(&mut &conn)
         .await
         .map_err(DbError::from)?;

@@ -47,6 +47,7 @@ impl Harness {
             changes_retention: std::time::Duration::ZERO,
             redis_url: redis_url(),
             database_url: self.db.url.clone(),
+            database_schema: Default::default(),
             stream_prefix: self.prefix.clone(),
             metrics_bind: "127.0.0.1:0".parse().unwrap(),
             consumer_name: name.to_owned(),

@@ -130,6 +130,7 @@ pub fn worker_config(setup: &Setup, database_url: &str) -> clerk_sync_worker::Co
         changes_retention: std::time::Duration::ZERO,
         redis_url: redis_url(),
         database_url: database_url.to_owned(),
+        database_schema: Default::default(),
         stream_prefix: setup.prefix.clone(),
         metrics_bind: "127.0.0.1:0".parse().unwrap(),
         consumer_name: "clerk-stub-test-worker".into(),

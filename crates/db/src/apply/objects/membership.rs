@@ -45,8 +45,8 @@ pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
 pub(crate) static END: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
         "WITH r AS MATERIALIZED (SELECT id, deleted_at \
-             FROM json_populate_recordset(NULL::organization_memberships, $1::json)) \
-         UPDATE organization_memberships t \
+             FROM json_populate_recordset(NULL::@schema.organization_memberships, $1::json)) \
+         UPDATE @schema.organization_memberships t \
          SET deleted_at = (SELECT r.deleted_at FROM r WHERE r.id = t.id) \
          WHERE t.id = ANY (ARRAY(SELECT id FROM r)) \
              AND (t.deleted_at IS NULL OR t.deleted_at > (SELECT r.deleted_at FROM r WHERE r.id = t.id)) \

@@ -7,12 +7,11 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use clerk_sync_events::{Deleted, EmailAddress, Event, User};
-use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 
 use crate::DbError;
 use crate::apply::staged::{Keeps, Versioned, newest_wins};
-use crate::apply::statement::{Sql, Written, encode, prefixed, tombstoned, versioned_upsert};
+use crate::apply::statement::{Sql, Tx, Written, encode, prefixed, tombstoned, versioned_upsert};
 use crate::apply::{DeleteMode, Plan, lock_key, opt_time, time};
 
 pub(crate) const OBJECT: &str = "user";
@@ -150,9 +149,9 @@ pub(crate) fn stage_deletion<'a>(
 /// either order; one no earlier than the recorded one changes nothing.
 static TOMBSTONE: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
-        "INSERT INTO tombstones AS t (object_type, object_id, deleted_at, svix_id) \
+        "INSERT INTO @schema.tombstones AS t (object_type, object_id, deleted_at, svix_id) \
          SELECT r.object_type, r.object_id, r.deleted_at, r.svix_id \
-         FROM json_populate_recordset(NULL::tombstones, $1::json) r \
+         FROM json_populate_recordset(NULL::@schema.tombstones, $1::json) r \
          ON CONFLICT (object_type, object_id) DO UPDATE \
          SET (deleted_at, svix_id) = ROW(EXCLUDED.deleted_at, EXCLUDED.svix_id) \
          WHERE (EXCLUDED.deleted_at, EXCLUDED.svix_id) < (t.deleted_at, t.svix_id) \
@@ -171,8 +170,8 @@ static ERASE: LazyLock<Sql> = LazyLock::new(|| {
         .collect();
     Sql::new(&format!(
         "WITH erased AS MATERIALIZED (SELECT r.object_id AS id \
-             FROM json_populate_recordset(NULL::tombstones, $1::json) r), {} \
-         DELETE FROM user_email_addresses WHERE user_id = ANY (ARRAY(SELECT id FROM erased))",
+             FROM json_populate_recordset(NULL::@schema.tombstones, $1::json) r), {} \
+         DELETE FROM @schema.user_email_addresses WHERE user_id = ANY (ARRAY(SELECT id FROM erased))",
         clauses.join(", ")
     ))
 });
@@ -181,9 +180,9 @@ static ERASE: LazyLock<Sql> = LazyLock::new(|| {
 /// kept (earliest) deletion alone, so it is written only where that deletion is this one.
 static SOFT_DELETE: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(&format!(
-        "INSERT INTO users AS t ({columns}) \
-         SELECT {select} FROM json_populate_recordset(NULL::users, $1::json) r \
-         WHERE r.last_svix_id = (SELECT z.svix_id FROM tombstones z \
+        "INSERT INTO @schema.users AS t ({columns}) \
+         SELECT {select} FROM json_populate_recordset(NULL::@schema.users, $1::json) r \
+         WHERE r.last_svix_id = (SELECT z.svix_id FROM @schema.tombstones z \
              WHERE z.object_type = 'user' AND z.object_id = r.clerk_id) \
          ON CONFLICT (clerk_id) DO UPDATE SET ({rest}) = ROW({excluded}) \
          RETURNING t.clerk_id",
@@ -198,9 +197,9 @@ static SOFT_DELETE: LazyLock<Sql> = LazyLock::new(|| {
 /// rewrites it): a stale deletion after a switch from `soft` leaves the soft row alone.
 static HARD_DELETE: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
-        "DELETE FROM users WHERE clerk_id = ANY (ARRAY(SELECT r.object_id \
-             FROM json_populate_recordset(NULL::tombstones, $1::json) r \
-             WHERE r.svix_id = (SELECT z.svix_id FROM tombstones z \
+        "DELETE FROM @schema.users WHERE clerk_id = ANY (ARRAY(SELECT r.object_id \
+             FROM json_populate_recordset(NULL::@schema.tombstones, $1::json) r \
+             WHERE r.svix_id = (SELECT z.svix_id FROM @schema.tombstones z \
                  WHERE z.object_type = 'user' AND z.object_id = r.object_id))) \
          RETURNING clerk_id",
     )
@@ -213,7 +212,7 @@ static UPSERT: LazyLock<Sql> = LazyLock::new(|| {
         "users",
         "clerk_id",
         &format!(
-            "INSERT INTO users AS t ({columns}) \
+            "INSERT INTO @schema.users AS t ({columns}) \
              SELECT {select} FROM r \
              WHERE {gone} IS NULL \
              ON CONFLICT (clerk_id) DO UPDATE SET ({rest}) = ROW({excluded}) \
@@ -233,7 +232,7 @@ static UPSERT: LazyLock<Sql> = LazyLock::new(|| {
 static DROP_ADDRESSES: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
         "WITH w AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS w(user_id text, ids text[])) \
-         DELETE FROM user_email_addresses e \
+         DELETE FROM @schema.user_email_addresses e \
          WHERE e.user_id = ANY (ARRAY(SELECT user_id FROM w)) \
              AND e.id <> ALL (ARRAY(SELECT unnest(ids) FROM w)) \
          RETURNING e.id",
@@ -242,10 +241,10 @@ static DROP_ADDRESSES: LazyLock<Sql> = LazyLock::new(|| {
 
 static WRITE_ADDRESSES: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
-        "INSERT INTO user_email_addresses AS t \
+        "INSERT INTO @schema.user_email_addresses AS t \
              (id, user_id, email_address, verified, verification_status, is_primary) \
          SELECT r.id, r.user_id, r.email_address, r.verified, r.verification_status, r.is_primary \
-         FROM json_populate_recordset(NULL::user_email_addresses, $1::json) r \
+         FROM json_populate_recordset(NULL::@schema.user_email_addresses, $1::json) r \
          ON CONFLICT (id) DO UPDATE \
          SET (user_id, email_address, verified, verification_status, is_primary) = \
              ROW(EXCLUDED.user_id, EXCLUDED.email_address, EXCLUDED.verified, \
@@ -257,18 +256,15 @@ static WRITE_ADDRESSES: LazyLock<Sql> = LazyLock::new(|| {
 /// The deletions of the batch: tombstones and erasure. Before any upsert, so that an
 /// upsert of the same batch finds the tombstone, as it would after. Answers the users
 /// whose kept deletion is now one of this batch.
-pub(crate) async fn write_deletions(
-    conn: &AsyncPgConnection,
-    plan: &Plan<'_>,
-) -> Result<Vec<Written>, DbError> {
+pub(crate) async fn write_deletions(tx: Tx<'_>, plan: &Plan<'_>) -> Result<Vec<Written>, DbError> {
     let deletions = &plan.user_deletions;
     if deletions.is_empty() {
         return Ok(Vec::new());
     }
     let json = deletions.json()?;
     let (written, _) = tokio::try_join!(
-        TOMBSTONE.bind(json.clone()).versions(conn),
-        ERASE.bind(json).written(conn),
+        TOMBSTONE.bind(json.clone()).versions(tx),
+        ERASE.bind(json).written(tx),
     )?;
     Ok(written)
 }
@@ -276,7 +272,7 @@ pub(crate) async fn write_deletions(
 /// The row each deletion leaves, after the tombstones: a soft deletion's is a function of
 /// the kept deletion, which the tombstone now names.
 pub(crate) async fn write_deleted_rows(
-    conn: &AsyncPgConnection,
+    tx: Tx<'_>,
     plan: &Plan<'_>,
     mode: DeleteMode,
 ) -> Result<(), DbError> {
@@ -301,7 +297,7 @@ pub(crate) async fn write_deleted_rows(
         }
         DeleteMode::Hard => HARD_DELETE.bind(deletions.json()?),
     };
-    statement.written(conn).await?;
+    statement.written(tx).await?;
     Ok(())
 }
 
@@ -322,18 +318,15 @@ struct AddressRow<'a> {
 }
 
 /// The users of the batch, newest state wins. Answers the ids written.
-pub(crate) async fn write_upserts(
-    conn: &AsyncPgConnection,
-    plan: &Plan<'_>,
-) -> Result<Vec<Written>, DbError> {
-    plan.users.write(conn, &UPSERT).await
+pub(crate) async fn write_upserts(tx: Tx<'_>, plan: &Plan<'_>) -> Result<Vec<Written>, DbError> {
+    plan.users.write(tx, &UPSERT).await
 }
 
 /// The addresses of the users whose rows were just `written` become exactly their events':
 /// the winning state is the whole truth. Two statements sent together: they touch
 /// different address ids.
 pub(crate) async fn write_addresses(
-    conn: &AsyncPgConnection,
+    tx: Tx<'_>,
     plan: &Plan<'_>,
     written: &[Written],
 ) -> Result<(), DbError> {
@@ -360,8 +353,8 @@ pub(crate) async fn write_addresses(
     let kept = encode(&kept)?;
     let addresses = encode(&addresses.into_values().collect::<Vec<_>>())?;
     tokio::try_join!(
-        DROP_ADDRESSES.bind(kept).written(conn),
-        WRITE_ADDRESSES.bind(addresses).written(conn),
+        DROP_ADDRESSES.bind(kept).written(tx),
+        WRITE_ADDRESSES.bind(addresses).written(tx),
     )?;
     Ok(())
 }
