@@ -113,7 +113,7 @@ async fn measure(
     // One worker creates the schema, then goes.
     cluster.start_worker(&[])?;
     clerk_sync_testbed::wait_for("the migrations", Duration::from_secs(60), async || {
-        db.query_one("SELECT to_regclass('user_profiles') IS NOT NULL", &[])
+        db.query_one("SELECT to_regclass('clerk.user_profiles') IS NOT NULL", &[])
             .await
             .is_ok_and(|row| row.get::<_, bool>(0))
     })

@@ -6,11 +6,13 @@
 //! histories, poison payloads, forged signatures) while it kills and restarts workers,
 //! crashes and restarts Redis, stops PostgreSQL for a while and restarts the receiver. Then it
 //! waits for the queue to drain and checks everything against a model computed from the
-//! events. Exits 1 on any loss, duplicate or mismatch.
+//! events, and that the application's own tables in `public`, named as clerk-sync's are,
+//! were left alone. Exits 1 on any loss, duplicate or mismatch.
 
 // A report for people is this program's output.
 #![allow(clippy::print_stdout)]
 
+mod application;
 mod check;
 mod driver;
 mod faults;
@@ -135,10 +137,11 @@ async fn exercise(
     cluster.init_postgres()?;
     cluster.start_postgres(&[])?;
     cluster.start_redis().await?;
+    let database_url = cluster.database_url();
+    let application = application::create(&database_url).await?;
     for _ in 0..3 {
         cluster.start_worker(faults::WORKER)?;
     }
-    let database_url = cluster.database_url();
     clerk_sync_testbed::wait_for("the migrations", Duration::from_secs(60), async || {
         migrated(&database_url).await
     })
@@ -177,7 +180,10 @@ async fn exercise(
     )?;
     let keys = Keys::new(PREFIX);
     drain(&redis, &keys).await?;
-    let verdict = check::check(&planned, &sent, &database_url, &redis, &keys).await?;
+    let mut verdict = check::check(&planned, &sent, &database_url, &redis, &keys).await?;
+    verdict
+        .failures
+        .extend(application::changed(&database_url, &application).await?);
 
     println!();
     println!("  sent           {}", verdict.sent);
@@ -211,7 +217,7 @@ async fn migrated(database_url: &str) -> bool {
     };
     tokio::spawn(connection);
     client
-        .query_one("SELECT to_regclass('user_profiles') IS NOT NULL", &[])
+        .query_one("SELECT to_regclass('clerk.user_profiles') IS NOT NULL", &[])
         .await
         .is_ok_and(|row| row.get::<_, bool>(0))
 }

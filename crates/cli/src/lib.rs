@@ -57,6 +57,8 @@ pub enum Command {
     Reconcile(commands::reconcile::Args),
     /// Show the Clerk instance this database mirrors, or pin another (`pin <ins_…> --confirm`).
     Instance(commands::instance::Args),
+    /// Let an application's database role read clerk-sync's schema, and write nothing.
+    GrantRead(commands::grant_read::Args),
 }
 
 /// Runs one command and returns the process's exit status.
@@ -73,5 +75,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Changes(args) => commands::changes::run(args).await,
         Command::Reconcile(args) => commands::reconcile::run(&context, args).await,
         Command::Instance(args) => commands::instance::run(args).await,
+        Command::GrantRead(args) => commands::grant_read::run(args).await,
     }
 }

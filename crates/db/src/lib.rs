@@ -18,6 +18,7 @@
 mod apply;
 mod error;
 mod feed;
+mod grants;
 mod instance;
 mod inventory;
 mod migrate;
@@ -36,6 +37,7 @@ pub use error::DbError;
 pub use feed::{
     Change, ChangeListener, ChangeNotice, Op, changes_pruned_through, prune_changes, read_changes,
 };
+pub use grants::grant_read;
 pub use instance::{PinnedInstance, pin_instance, pinned_instance, repin_instance};
 pub use inventory::{Held, Mirrored, inventory};
 pub use migrate::{MIGRATIONS, build_legacy_layout, migration_status, run_migrations};

@@ -15,7 +15,7 @@ mod proxy;
 mod redis_keys;
 mod wait;
 #[cfg(feature = "postgres")]
-pub use postgres::{TestDatabase, database_url, in_schema, with_database};
+pub use postgres::{TestDatabase, TestRole, database_url, in_schema, with_database};
 #[cfg(feature = "proxy")]
 pub use proxy::Proxy;
 pub use redis_keys::{delete_keys, read_stream, redis_url};

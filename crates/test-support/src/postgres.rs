@@ -92,7 +92,8 @@ impl TestDatabase {
             .await;
     }
 
-    async fn batch(&self, sql: &str) {
+    /// Runs `sql` in this database as the administrator the tests connect as.
+    pub async fn batch(&self, sql: &str) {
         let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
             .await
             .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.name));
@@ -101,6 +102,61 @@ impl TestDatabase {
             .batch_execute(sql)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// A login role of its own for one test: no superuser, no role or database creation, a
+/// password (whatever the server's `pg_hba.conf` asks for). Dropped on drop: declare it
+/// before the databases it owns objects in, so they are dropped first.
+pub struct TestRole {
+    /// The role's name.
+    pub name: String,
+    password: String,
+}
+
+impl TestRole {
+    /// Creates the role.
+    pub async fn new() -> Self {
+        let name = format!("clerk_sync_role_{}", uuid::Uuid::new_v4().simple());
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        admin(&database_url())
+            .await
+            .batch_execute(&format!(
+                "CREATE ROLE {name} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE"
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create role {name}: {e}"));
+        Self { name, password }
+    }
+
+    /// `url` (a test database's) with this role as its user.
+    pub fn url(&self, url: &str) -> String {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        format!("{scheme}://{}:{}@{host}", self.name, self.password)
+    }
+}
+
+impl Drop for TestRole {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                admin(&database_url())
+                    .await
+                    .batch_execute(&format!("DROP ROLE IF EXISTS {name}"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("could not drop test role {}", self.name);
+        }
     }
 }
 

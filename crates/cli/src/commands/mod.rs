@@ -3,6 +3,7 @@
 pub mod backfill;
 pub mod changes;
 pub mod dlq;
+pub mod grant_read;
 pub mod instance;
 pub mod migrate;
 pub mod reconcile;

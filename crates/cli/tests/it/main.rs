@@ -8,6 +8,7 @@ mod changes;
 mod clerk_stub;
 mod dlq;
 mod migrate;
+mod privilege;
 mod queue;
 mod reconcile;
 mod send;

@@ -14,7 +14,7 @@
 use diesel::QueryableByName;
 use diesel::RunQueryDsl as _;
 use diesel::connection::Connection as _;
-use diesel::sql_types::{Array, Nullable, Text};
+use diesel::sql_types::{Array, Bool, Text};
 
 use super::{Sync, embedded_versions};
 use crate::{DbError, Schema};
@@ -64,8 +64,8 @@ pub(super) fn created_in_public(version: &str) -> Option<&'static [&'static str]
 
 #[derive(QueryableByName)]
 struct Found {
-    #[diesel(sql_type = Nullable<Text>)]
-    found: Option<String>,
+    #[diesel(sql_type = Bool)]
+    found: bool,
 }
 
 #[derive(QueryableByName)]
@@ -80,11 +80,17 @@ struct Kind {
     kind: String,
 }
 
-fn regclass(conn: &mut Sync, name: &str) -> Result<bool, DbError> {
-    let found: Found = diesel::sql_query("SELECT to_regclass($1)::text AS found")
-        .bind::<Text, _>(name)
-        .get_result(conn)?;
-    Ok(found.found.is_some())
+/// Whether `schema` holds the history table, read from the catalog: a role that may not
+/// use `public` (least privilege) can still see that it holds nothing of clerk-sync's.
+fn has_history(conn: &mut Sync, schema: &str) -> Result<bool, DbError> {
+    let found: Found = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = '__diesel_schema_migrations') AS found",
+    )
+    .bind::<Text, _>(schema)
+    .get_result(conn)?;
+    Ok(found.found)
 }
 
 /// Moves clerk-sync's relations and history from `public` into `schema`, when the database
@@ -92,7 +98,7 @@ fn regclass(conn: &mut Sync, name: &str) -> Result<bool, DbError> {
 pub(super) fn move_from_public(conn: &mut Sync, schema: Schema) -> Result<(), DbError> {
     let history = format!("{}.__diesel_schema_migrations", schema.quoted());
     let public_history = "public.__diesel_schema_migrations";
-    if regclass(conn, &history)? || !regclass(conn, public_history)? {
+    if has_history(conn, schema.name())? || !has_history(conn, "public")? {
         return Ok(());
     }
     let recorded: Vec<Version> =

@@ -12,4 +12,5 @@ mod migrations;
 mod organizations;
 mod permutations;
 mod records;
+mod upgrade;
 mod users;

@@ -207,3 +207,16 @@ pub fn deleted_body(id: &str, timestamp: i64) -> Vec<u8> {
     .to_string()
     .into_bytes()
 }
+
+/// How a test opens a connection of clerk-sync's own kind to its database.
+pub fn pool(url: &str) -> clerk_sync_db::PoolConfig {
+    clerk_sync_db::PoolConfig {
+        url: url.to_owned(),
+        max_size: 1,
+        statement_timeout: Duration::from_secs(10),
+        lock_timeout: Duration::from_secs(5),
+        idle_in_transaction_timeout: Duration::from_secs(10),
+        application_name: "clerk-sync-worker-tests".into(),
+        connect_timeout: Duration::from_secs(5),
+    }
+}

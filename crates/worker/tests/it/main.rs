@@ -12,5 +12,6 @@ mod outage;
 mod poison;
 mod process;
 mod reconcile;
+mod schema;
 mod stall;
 mod trust;
