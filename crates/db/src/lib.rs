@@ -35,7 +35,8 @@ pub use apply::{ApplyOptions, DeleteMode, Outcome, Pending, apply_batch, apply_o
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use feed::{
-    Change, ChangeListener, ChangeNotice, Op, changes_pruned_through, prune_changes, read_changes,
+    Change, ChangeListener, ChangeNotice, Op, changes_pruned_through, prune_changes,
+    prune_processed, read_changes,
 };
 pub use grants::grant_read;
 pub use instance::{PinnedInstance, pin_instance, pinned_instance, repin_instance};

@@ -116,8 +116,10 @@ pub enum Lock {
     Reconcile = 2,
     /// The change feed: ids handed out in commit order.
     Feed = 3,
-    /// Retention: one pruner at a time.
+    /// Retention of the change feed: one pruner at a time.
     Prune = 4,
+    /// Retention of `processed_webhooks`: one pruner at a time.
+    PruneProcessed = 5,
 }
 
 impl Default for Schema {
@@ -189,7 +191,13 @@ mod tests {
         assert_eq!(clerk.lock(Lock::Prune), (0x636c_6b73, 4));
         let staging = Schema::parse("staging").unwrap();
         assert_eq!(staging.channel(), "clerk_sync_changes_staging");
-        for lock in [Lock::Migration, Lock::Reconcile, Lock::Feed, Lock::Prune] {
+        for lock in [
+            Lock::Migration,
+            Lock::Reconcile,
+            Lock::Feed,
+            Lock::Prune,
+            Lock::PruneProcessed,
+        ] {
             assert_ne!(staging.lock(lock), clerk.lock(lock));
             assert_eq!(
                 staging.lock(lock),

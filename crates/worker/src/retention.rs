@@ -1,6 +1,8 @@
-//! `CHANGES_RETENTION`: every worker now and then deletes feed rows older than the retention,
-//! a thousand at a time; one at a time does it (an advisory lock inside
-//! [`clerk_sync_db::prune_changes`]), the others find it taken and wait for their next turn.
+//! `CHANGES_RETENTION` and `PROCESSED_RETENTION`: every worker now and then deletes the feed
+//! rows and the `processed_webhooks` rows older than their retention, a thousand at a time;
+//! one worker at a time does each (an advisory lock inside [`clerk_sync_db::prune_changes`]
+//! and [`clerk_sync_db::prune_processed`]), the others find it taken and wait for their
+//! next turn.
 
 use std::time::Duration;
 
@@ -14,12 +16,54 @@ const BATCH: i64 = 1_000;
 /// retention is looked at more often.
 const EVERY: Duration = Duration::from_secs(300);
 
-/// Prunes until `shutdown`. A failure is logged and tried again at the next turn: old rows
-/// only cost disk meanwhile.
+/// What a retention keeps bounded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Retained {
+    /// `sync_changes`, by `CHANGES_RETENTION`.
+    Changes,
+    /// `processed_webhooks`, by `PROCESSED_RETENTION`.
+    Processed,
+}
+
+impl Retained {
+    fn setting(self) -> &'static str {
+        match self {
+            Self::Changes => "CHANGES_RETENTION",
+            Self::Processed => "PROCESSED_RETENTION",
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Self::Changes => "sync_changes",
+            Self::Processed => "processed_webhooks",
+        }
+    }
+
+    async fn prune(
+        self,
+        database: &PoolConfig,
+        schema: Schema,
+        retention: Duration,
+    ) -> Result<u64, clerk_sync_db::DbError> {
+        let mut conn = clerk_sync_db::connect(database).await?;
+        match self {
+            Self::Changes => {
+                clerk_sync_db::prune_changes(&mut conn, schema, retention, BATCH).await
+            }
+            Self::Processed => {
+                clerk_sync_db::prune_processed(&mut conn, schema, retention, BATCH).await
+            }
+        }
+    }
+}
+
+/// Prunes `what` until `shutdown`. A failure is logged and tried again at the next turn: old
+/// rows only cost disk meanwhile.
 pub(crate) async fn prune_forever(
+    what: Retained,
     retention: Duration,
-    database: PoolConfig,
-    schema: Schema,
+    (database, schema): (PoolConfig, Schema),
     shutdown: CancellationToken,
 ) {
     let every = EVERY.min(retention / 2).max(Duration::from_millis(100));
@@ -32,23 +76,24 @@ pub(crate) async fn prune_forever(
             () = shutdown.cancelled() => return,
         }
         wait = every;
-        let pruned = async {
-            let mut conn = clerk_sync_db::connect(&database).await?;
-            clerk_sync_db::prune_changes(&mut conn, schema, retention, BATCH).await
-        };
         // Each batch commits on its own, so stopping between (or inside) one loses nothing.
         let pruned = tokio::select! {
-            pruned = pruned => pruned,
+            pruned = what.prune(&database, schema, retention) => pruned,
             () = shutdown.cancelled() => return,
         };
         match pruned {
             Ok(0) => {}
-            Ok(deleted) => {
-                tracing::info!(deleted, "change feed rows past CHANGES_RETENTION deleted")
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot prune the change feed; trying again later")
-            }
+            Ok(deleted) => tracing::info!(
+                deleted,
+                table = what.table(),
+                "rows past {} deleted",
+                what.setting()
+            ),
+            Err(error) => tracing::warn!(
+                %error,
+                table = what.table(),
+                "cannot prune; trying again later"
+            ),
         }
     }
 }

@@ -161,6 +161,13 @@ pub struct Settings {
     #[arg(long, env = "CHANGES_RETENTION", value_name = "CHANGES_RETENTION", default_value = "7d", value_parser = parse_interval)]
     pub changes_retention: Duration,
 
+    /// How long `processed_webhooks` rows are kept (`30d`); `0` keeps all. An event delivered
+    /// again after its row went changes nothing (every row keeps its newest version); keep
+    /// it above Svix's retry horizon and the longest dead letters wait before a replay, so
+    /// those are still recognised as duplicates by id.
+    #[arg(long, env = "PROCESSED_RETENTION", value_name = "PROCESSED_RETENTION", default_value = "30d", value_parser = parse_interval)]
+    pub processed_retention: Duration,
+
     /// Settings shared by every binary.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -222,6 +229,7 @@ impl Settings {
             clerk,
             reconcile_interval,
             changes_retention: self.changes_retention,
+            processed_retention: self.processed_retention,
             redis_url: self.common.redis_url,
             database_url: self.database_url,
             database_schema: self.database_schema,
@@ -287,6 +295,8 @@ pub struct Config {
     pub reconcile_interval: Duration,
     /// See `CHANGES_RETENTION`; zero keeps every row.
     pub changes_retention: Duration,
+    /// See `PROCESSED_RETENTION`; zero keeps every row.
+    pub processed_retention: Duration,
     /// See `REDIS_URL`.
     pub redis_url: String,
     /// See `DATABASE_URL`.

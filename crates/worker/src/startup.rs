@@ -21,6 +21,7 @@ use crate::consume::{PROMOTE_LIMIT, pipeline, promote_forever};
 use crate::outage::DatabaseHealth;
 use crate::prepare::{migrate, warn_if_redis_can_evict};
 use crate::process::{Processed, Processor};
+use crate::retention::{Retained, prune_forever};
 use crate::schedule;
 
 /// Connections the Backend API side (the application API, the instance checks) may hold
@@ -254,8 +255,14 @@ impl Worker {
         if let Some(guard) = self.shared.guard.clone() {
             tasks.spawn(watch_instance(guard, shutdown.clone()));
         }
-        if !self.shared.config.changes_retention.is_zero() {
-            let config = &self.shared.config;
+        let config = &self.shared.config;
+        for (what, retention) in [
+            (Retained::Changes, config.changes_retention),
+            (Retained::Processed, config.processed_retention),
+        ] {
+            if retention.is_zero() {
+                continue;
+            }
             let database = PoolConfig {
                 url: config.database_url.clone(),
                 max_size: 1,
@@ -265,10 +272,9 @@ impl Worker {
                 application_name: format!("clerk-sync-worker {} retention", config.consumer_name),
                 connect_timeout: Duration::from_secs(5),
             };
-            let (retention, stop) = (config.changes_retention, shutdown.clone());
-            let schema = config.database_schema;
+            let (schema, stop) = (config.database_schema, shutdown.clone());
             tasks.spawn(async move {
-                crate::retention::prune_forever(retention, database, schema, stop).await;
+                prune_forever(what, retention, (database, schema), stop).await;
                 Ok(())
             });
         }

@@ -106,6 +106,7 @@ pub fn worker_config(prefix: &Prefix, database_url: &str) -> clerk_sync_worker::
         clerk: None,
         reconcile_interval: std::time::Duration::ZERO,
         changes_retention: std::time::Duration::ZERO,
+        processed_retention: std::time::Duration::ZERO,
         redis_url: redis_url(),
         database_url: database_url.to_owned(),
         database_schema: Default::default(),

@@ -37,7 +37,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{DbError, Schema};
 pub use listen::{ChangeListener, ChangeNotice};
-pub use prune::{changes_pruned_through, prune_changes};
+pub use prune::{changes_pruned_through, prune_changes, prune_processed};
 pub(crate) use record::{entry, record};
 
 /// What happened to the object.

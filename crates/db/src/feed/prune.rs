@@ -1,4 +1,5 @@
-//! Retention: deleting old feed rows, a few at a time, by one worker at a time.
+//! Retention: deleting old feed rows and old `processed_webhooks` rows, a few at a time, by
+//! one worker at a time.
 
 use std::time::Duration;
 
@@ -47,26 +48,81 @@ pub async fn changes_pruned_through(
     Ok(rows.into_iter().next().map_or(0, |r| r.through_id))
 }
 
-/// Deletes the rows committed more than `older_than` ago (by the database's clock), `batch`
-/// rows per transaction until one deletes fewer, and returns how many it deleted. Returns
-/// what it deleted so far as soon as another session is pruning.
-///
-/// Each batch is a short transaction of its own, so none holds row locks, or blocks a
-/// reader, for longer than one small delete. `CHANGES_RETENTION=0` means "keep
-/// everything": the caller then never calls this (a zero `older_than` deletes every row
-/// committed before now).
-///
-/// One pruner at a time, through the schema's `Lock::Prune` taken with `pg_try_advisory_xact_lock` in
-/// each batch's transaction: two would only contend for the same rows. A transaction lock
-/// ends with its transaction, so it cannot outlive a batch, not even behind a pooler that
-/// hands each transaction another server connection.
+/// Deletes the feed rows committed more than `older_than` ago (by the database's clock),
+/// `batch` rows per transaction until one deletes fewer, and returns how many it deleted;
+/// `sync_changes_pruned.through_id` moves in each batch's transaction, so a reader never
+/// sees rows gone without the mark that says so. See [`prune`] for how.
 pub async fn prune_changes(
     conn: &mut AsyncPgConnection,
     schema: Schema,
     older_than: Duration,
     batch: i64,
 ) -> Result<u64, DbError> {
+    prune(
+        conn,
+        schema,
+        Lock::Prune,
+        "WITH d AS (DELETE FROM @schema.sync_changes WHERE id IN ( \
+                 SELECT id FROM @schema.sync_changes WHERE committed_at < $1 \
+                 ORDER BY committed_at LIMIT $2) \
+             RETURNING id), \
+         mark AS (UPDATE @schema.sync_changes_pruned \
+             SET through_id = GREATEST(through_id, (SELECT max(id) FROM d)) \
+             WHERE EXISTS (SELECT 1 FROM d)) \
+         SELECT count(*) AS deleted FROM d",
+        older_than,
+        batch,
+    )
+    .await
+}
+
+/// Deletes the `processed_webhooks` rows written more than `older_than` ago, as
+/// [`prune_changes`] does the feed's. Safe at any age: an event delivered again after its
+/// record went changes nothing, since every row keeps its newest version and a tie changes
+/// nothing; it is only counted `stale` rather than `duplicate`.
+pub async fn prune_processed(
+    conn: &mut AsyncPgConnection,
+    schema: Schema,
+    older_than: Duration,
+    batch: i64,
+) -> Result<u64, DbError> {
+    prune(
+        conn,
+        schema,
+        Lock::PruneProcessed,
+        "WITH d AS (DELETE FROM @schema.processed_webhooks WHERE svix_id IN ( \
+                 SELECT svix_id FROM @schema.processed_webhooks WHERE processed_at < $1 \
+                 ORDER BY processed_at LIMIT $2) \
+             RETURNING 1) \
+         SELECT count(*) AS deleted FROM d",
+        older_than,
+        batch,
+    )
+    .await
+}
+
+/// Runs `statement` (binding the cutoff and `batch`, answering `deleted`) until it deletes
+/// fewer than `batch` rows, each run a short transaction of its own under `lock`; returns
+/// how many it deleted, or what it deleted so far as soon as another session holds `lock`.
+///
+/// Each batch is a short transaction of its own, so none holds row locks, or blocks a
+/// reader, for longer than one small delete. A zero `older_than` deletes every row written
+/// before now: a retention of `0` means "keep everything" to the caller, which then never
+/// calls this. One pruner at a time, through `lock` taken with `pg_try_advisory_xact_lock`
+/// in each batch's transaction: two would only contend for the same rows. A transaction
+/// lock ends with its transaction, so it cannot outlive a batch, not even behind a pooler
+/// that hands each transaction another server connection.
+async fn prune(
+    conn: &mut AsyncPgConnection,
+    schema: Schema,
+    lock: Lock,
+    statement: &str,
+    older_than: Duration,
+    batch: i64,
+) -> Result<u64, DbError> {
     let batch = batch.max(1);
+    let statement = schema.render(statement);
+    let (lock_a, lock_b) = schema.lock(lock);
     // One cutoff for the whole run, so rows that age meanwhile cannot keep it going.
     let Cutoff { cutoff } = diesel::sql_query("SELECT now() - make_interval(secs => $1) AS cutoff")
         .bind::<Double, _>(older_than.as_secs_f64())
@@ -78,29 +134,18 @@ pub async fn prune_changes(
             .transaction::<_, DbError, _>(async |conn| {
                 let taken: Taken =
                     diesel::sql_query("SELECT pg_try_advisory_xact_lock($1, $2) AS taken")
-                        .bind::<Integer, _>(schema.lock(Lock::Prune).0)
-                        .bind::<Integer, _>(schema.lock(Lock::Prune).1)
+                        .bind::<Integer, _>(lock_a)
+                        .bind::<Integer, _>(lock_b)
                         .get_result(conn)
                         .await?;
                 if !taken.taken {
                     return Ok(None);
                 }
-                // `through_id` moves in the same transaction, so a reader never sees rows
-                // gone without the mark that says so.
-                let Deleted { deleted } = diesel::sql_query(schema.render(
-                    "WITH d AS (DELETE FROM @schema.sync_changes WHERE id IN ( \
-                             SELECT id FROM @schema.sync_changes WHERE committed_at < $1 \
-                             ORDER BY committed_at LIMIT $2) \
-                         RETURNING id), \
-                     mark AS (UPDATE @schema.sync_changes_pruned \
-                         SET through_id = GREATEST(through_id, (SELECT max(id) FROM d)) \
-                         WHERE EXISTS (SELECT 1 FROM d)) \
-                     SELECT count(*) AS deleted FROM d",
-                ))
-                .bind::<Timestamptz, _>(cutoff)
-                .bind::<BigInt, _>(batch)
-                .get_result(conn)
-                .await?;
+                let Deleted { deleted } = diesel::sql_query(&statement)
+                    .bind::<Timestamptz, _>(cutoff)
+                    .bind::<BigInt, _>(batch)
+                    .get_result(conn)
+                    .await?;
                 Ok(Some(deleted))
             })
             .await?;

@@ -12,5 +12,6 @@ mod migrations;
 mod organizations;
 mod permutations;
 mod records;
+mod retention;
 mod upgrade;
 mod users;

@@ -45,6 +45,7 @@ impl Harness {
             clerk: None,
             reconcile_interval: std::time::Duration::ZERO,
             changes_retention: std::time::Duration::ZERO,
+            processed_retention: std::time::Duration::ZERO,
             redis_url: redis_url(),
             database_url: self.db.url.clone(),
             database_schema: Default::default(),

@@ -128,6 +128,7 @@ pub fn worker_config(setup: &Setup, database_url: &str) -> clerk_sync_worker::Co
         clerk: None,
         reconcile_interval: std::time::Duration::ZERO,
         changes_retention: std::time::Duration::ZERO,
+        processed_retention: std::time::Duration::ZERO,
         redis_url: redis_url(),
         database_url: database_url.to_owned(),
         database_schema: Default::default(),
