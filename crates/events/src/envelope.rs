@@ -88,27 +88,48 @@ impl Event {
 
     /// The id of the object the event is about, where it has one.
     pub fn object_id(&self) -> Option<&str> {
-        Some(match &self.data {
-            EventData::UserUpserted(o) => &o.id,
-            EventData::SessionUpserted(o) => &o.id,
-            EventData::OrganizationUpserted(o) => &o.id,
-            EventData::MembershipUpserted(o) | EventData::MembershipDeleted(o) => &o.id,
-            EventData::InvitationUpserted(o) => &o.id,
-            EventData::DomainUpserted(o) => &o.id,
-            EventData::RoleUpserted(o) => &o.id,
-            EventData::PermissionUpserted(o) => &o.id,
-            EventData::MessageCreated(_, o) => &o.id,
-            EventData::WaitlistEntryUpserted(o) => &o.id,
-            EventData::SubscriptionUpserted(o) => &o.id,
-            EventData::SubscriptionItemUpserted(o) => &o.id,
-            EventData::PaymentAttemptUpserted(o) => &o.id,
-            EventData::UserDeleted(d)
-            | EventData::OrganizationDeleted(d)
-            | EventData::DomainDeleted(d)
-            | EventData::RoleDeleted(d)
-            | EventData::PermissionDeleted(d) => &d.id,
-            EventData::Unhandled => return None,
-        })
+        self.data.subject().map(|subject| subject.id)
+    }
+}
+
+/// The object an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject<'a> {
+    /// Its Clerk id.
+    pub id: &'a str,
+    /// Whether the event deletes it (or ends it: a membership's deletion).
+    pub deleted: bool,
+}
+
+impl EventData {
+    /// The object the event is about; `None` for a type clerk-sync does not apply. The one
+    /// projection of every variant in this crate: a new variant must say here what it is
+    /// about, and the db crate's registry (`objects::visit`) what it does to it.
+    pub fn subject(&self) -> Option<Subject<'_>> {
+        use EventData as D;
+        let (id, deleted) = match self {
+            D::UserUpserted(o) => (&o.id, false),
+            D::UserDeleted(d) => (&d.id, true),
+            D::SessionUpserted(o) => (&o.id, false),
+            D::OrganizationUpserted(o) => (&o.id, false),
+            D::OrganizationDeleted(d) => (&d.id, true),
+            D::MembershipUpserted(o) => (&o.id, false),
+            D::MembershipDeleted(o) => (&o.id, true),
+            D::InvitationUpserted(o) => (&o.id, false),
+            D::DomainUpserted(o) => (&o.id, false),
+            D::DomainDeleted(d) => (&d.id, true),
+            D::RoleUpserted(o) => (&o.id, false),
+            D::RoleDeleted(d) => (&d.id, true),
+            D::PermissionUpserted(o) => (&o.id, false),
+            D::PermissionDeleted(d) => (&d.id, true),
+            D::MessageCreated(_, o) => (&o.id, false),
+            D::WaitlistEntryUpserted(o) => (&o.id, false),
+            D::SubscriptionUpserted(o) => (&o.id, false),
+            D::SubscriptionItemUpserted(o) => (&o.id, false),
+            D::PaymentAttemptUpserted(o) => (&o.id, false),
+            D::Unhandled => return None,
+        };
+        Some(Subject { id, deleted })
     }
 }
 

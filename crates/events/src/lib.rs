@@ -13,69 +13,57 @@
 //!
 //! `private_metadata` is never deserialised: data minimisation starts here.
 //!
-//! # Adding a Clerk event type
+//! # Adding a Clerk object
 //!
-//! An object Clerk has not sent before takes a module here (its parse target), a module in
-//! the db crate's `apply::objects` (its rows, lock keys, personal columns and batch
-//! statements) and a migration: two modules, because the receiver parses events and must
-//! not link Diesel. Around them, a few lists name the object; each item below says what
-//! fails when it is forgotten. Every match that decides what an event does names each
-//! variant of [`EventData`], with no wildcard arm (the few `_` arms elsewhere only set
-//! `Unhandled` apart), so once the variant exists the compiler points at the places that
-//! must say what the new type does.
+//! An object Clerk has not sent before is parsed here and written by the db crate: two
+//! crates, because the receiver parses events (to refuse what can never be applied) and
+//! must not link Diesel, while the worker and the CLI need both. Adding it takes exactly
+//! these, and each step says what fails when it is forgotten:
 //!
-//! 1. **Parse target** (this crate). A module with the object's struct (`Deserialize`,
-//!    liberal: nullable fields as `Option`, times through `time::seconds_or_millis`), its
-//!    `mod` and `pub use` here, a variant of [`EventData`] (and a `…Deleted` one if Clerk
-//!    deletes it), its type names in [`CLERK_EVENT_TYPES`] (sorted), and its arms in
-//!    `envelope::dispatch`, the deletion's `(_, "x.deleted")` above the object's
-//!    `("x", _)`. Tests: `every_clerk_type_reaches_a_parser` fails for a listed type
-//!    `dispatch` does not read; `every_deletion_is_read_as_a_deletion_and_nothing_else_is`
-//!    fails for a deletion read as an update (a deletion's `{id, deleted}` fits most
-//!    objects' structs), and its `is_deletion` match does not compile until the variant is
-//!    classified there.
-//! 2. **Table.** A migration in `migrations/`: `id`, the columns, `updated_at`,
-//!    `last_svix_id text COLLATE "C"` (versions tie by bytes), and `deleted_at` if it can be
-//!    deleted. `schema.rs` only if Diesel queries it (the apply path writes SQL from the
-//!    module's `Table`). Tests: `carried::version_ids_compare_by_bytes_in_every_table` fails
-//!    for a version column without the collation, and
-//!    `records::the_tests_compare_every_table_the_migrations_make` until the table is in the
-//!    db tests' `helpers::TABLES`.
-//! 3. **Writes** (`crates/db/src/apply/objects/<object>.rs`). `OBJECT` (its name in the
-//!    change feed and its lock namespace), the `Table` (`columns`, `personal` if it holds a
-//!    user's data, `deletable` if a deletion or an end sets its rows' `deleted_at`),
-//!    `UPSERT` (and `DELETE` from `Table::mark_deleted`, or a statement of its own as a
-//!    membership's `END`), the row struct (its fields are the columns) with
-//!    `newest_wins!`, `keys` (its own lock, and its user's if it holds personal data) and
-//!    `stage` (and `stage_deletion`). Register it in `objects/mod.rs` (`mod` and
-//!    `TABLES`, from which a user's deletion erases and the change feed keeps deleted
-//!    objects deleted), give `apply::Plan` a `Staged` field per statement with its `write`
-//!    and `settle` in `Plan::write`, and add the arms to `apply::stage` and
-//!    `apply::lock_keys`. Tests: `every_object_module_has_its_table_in_the_registry`,
-//!    `every_row_holds_exactly_the_columns_its_table_writes` (add the row there too),
-//!    `mark_deleted` refuses, in debug builds, a table not marked `deletable`, and the
-//!    corpus test of item 5 fails for a deletion whose statement `Plan::write` forgets.
-//! 4. **What the compiler names:** `Event::object_id`, the change feed's `entry` (the
-//!    object type consumers see), the lock-namespace test in `apply`, and the test's
-//!    `is_deletion` above. If the object can be listed from Clerk's Backend API and
-//!    should be backfilled and reconciled: a `clerk_api::list::Kind` (and its place in
-//!    `Kind::ALL`, which nothing checks) and a `clerk_sync_db::Mirrored`; the
-//!    compiler then names backfill, `verify`, reconcile and the drift metrics.
-//! 5. **Payloads, examples, docs.** A real payload in the corpus
-//!    (`crates/test-support/corpus/clerk/`, with its row in `SOURCES.md`, which
-//!    `every_payload_has_its_source_recorded` checks):
-//!    `records::every_corpus_payload_is_applied_and_none_is_ignored` fails until its rows
-//!    are written, and the batch and permutation tests cover it in mixed batches. One
-//!    `clerk-sync example` body per type in `crates/cli/src/examples.rs` (its test compares
-//!    the list with [`CLERK_EVENT_TYPES`]). By hand, which no test sees: the object type in
-//!    the feed test's list (`crates/db/tests/it/feed.rs`), and README's tables, "What each
-//!    event does", the count of types, the feed's object types and, for personal data, the
-//!    erasure paragraph.
+//! 1. **Its parse target**, in this crate: a module with its struct (`Deserialize`, liberal:
+//!    nullable fields as `Option`, times through `time::seconds_or_millis`), its `mod` and
+//!    `pub use` here, a variant of [`EventData`] (and a `…Deleted` one if Clerk deletes it),
+//!    its type names in [`CLERK_EVENT_TYPES`] (sorted), its arms in `envelope::dispatch`
+//!    (the deletion's `(_, "x.deleted")` above the object's `("x", _)`), and its arm in
+//!    [`EventData::subject`], which the compiler asks for. Tests:
+//!    `every_clerk_type_reaches_a_parser`, `every_deletion_is_read_as_a_deletion_and_nothing_else_is`.
+//! 2. **Its table**: a migration in `migrations/` (`id`, the columns, `updated_at`,
+//!    `last_svix_id text COLLATE "C"`, and `deleted_at` if it can be deleted). Tests:
+//!    `carried::version_ids_compare_by_bytes_in_every_table`,
+//!    `records::the_tests_compare_every_table_the_migrations_make`, and
+//!    `readme::readme_documents_every_table_and_column_the_migrations_make` until README's
+//!    table of tables has its row.
+//! 3. **Its type**, in `crates/db/src/apply/objects/<object>.rs`: the `Table` (columns,
+//!    `.personal(…)` if it holds a user's data, `.deletable(…)` if a deletion marks its
+//!    rows), the row struct (its fields are the columns) with `newest_wins!`, and the
+//!    impls of `Stored`, `Object` (its name in the change feed, its lock namespace, its id,
+//!    version and row; its lock keys and `stage_carried` if it carries other objects or
+//!    holds a user's data) and `Deletable` if Clerk deletes it. Everything else derives
+//!    from these: the batch's writes and settles, the erasure of a deleted user's data, the
+//!    change feed's entry and its check of deleted rows.
+//! 4. **One line in the db registry** (`crates/db/src/apply/objects/mod.rs`): its table in
+//!    `tables!` (an object whose table is not registered does not compile), and its arms in
+//!    `visit`, which the compiler asks for. Tests: the lock-namespace test in `apply` fails
+//!    until its namespace is recorded as released, and
+//!    `the_registry_and_the_events_crate_agree_on_each_events_object`.
+//! 5. **A real payload** in the corpus (`crates/test-support/corpus/clerk/`, with its row
+//!    in `SOURCES.md`): `records::every_corpus_payload_is_applied_and_none_is_ignored` and
+//!    the batch, permutation and lock tests cover it from there. One `clerk-sync example`
+//!    body per type (`crates/cli/src/examples.rs`, whose test compares the list with
+//!    [`CLERK_EVENT_TYPES`]). README: `readme_says_what_every_type_does` and
+//!    `readme_lists_every_object_type_the_change_feed_names` fail until "What each event
+//!    does" and the change feed's object types name it; its erasure paragraph, for
+//!    personal data, is by hand.
+//! 6. **If Clerk's Backend API lists it** and it should be backfilled and reconciled: its
+//!    variant in the enum of mirrored kinds, whose test fails until it is in the list of
+//!    every kind; the compiler then names backfill, `verify`, reconcile and the drift
+//!    metrics.
 
 mod access;
 pub mod billing;
 mod envelope;
 mod error;
+mod head;
 mod message;
 mod organization;
 mod scan;
@@ -86,8 +74,9 @@ mod user;
 
 pub use access::{Permission, Role};
 pub use billing::{PaymentAttempt, Subscription, SubscriptionItem};
-pub use envelope::{EXAMPLE_INSTANCE_IDS, Event, EventData, HttpRequest, parse};
+pub use envelope::{EXAMPLE_INSTANCE_IDS, Event, EventData, HttpRequest, Subject, parse};
 pub use error::ParseError;
+pub use head::ClerkObject;
 pub use message::{Channel, Message, WaitlistEntry};
 pub use organization::{Domain, Invitation, MemberUser, Membership, Organization};
 pub use session::Session;

@@ -17,16 +17,19 @@
 //! the newest state by `(updated_at, svix_id)`, the earliest deletion, exactly as the
 //! database compares them. The others are `Stale`, as they would be applied after it.
 //!
-//! Each Clerk object has a module of its own in `objects`; the two matches below, over
-//! every kind of event, are where an event reaches it (the events crate's documentation
-//! has the checklist for a new type).
+//! Each Clerk object is one type in a module of its own in `objects` ([`object::Object`]);
+//! an event reaches it through the registry's one match, `objects::visit` (the events
+//! crate's documentation has the checklist for a new type).
 
 mod lock;
+pub(crate) mod object;
 pub(crate) mod objects;
 mod plan;
 mod render;
 mod staged;
 pub(crate) mod statement;
+pub(crate) mod table;
+pub(crate) mod tables;
 
 use std::collections::HashSet;
 
@@ -35,7 +38,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 
 use crate::{DbError, Schema};
 pub use lock::lock_key;
-use objects as o;
+use object::{LockKeys, Stage};
 pub(crate) use plan::Plan;
 pub use render::render_user_batch;
 use statement::Tx;
@@ -209,59 +212,18 @@ pub async fn apply_one(
 /// erases (sessions, messages, accepted invitations) take the user's key too, so a deletion
 /// and such an event never interleave.
 fn lock_keys(event: &Event, keys: &mut Vec<i64>) {
-    use EventData as D;
-    match &event.data {
-        D::UserUpserted(u) => o::user::keys(&u.id, keys),
-        D::UserDeleted(d) => o::user::keys(&d.id, keys),
-        D::SessionUpserted(s) => o::session::keys(s, keys),
-        D::OrganizationUpserted(org) => o::organization::keys(&org.id, keys),
-        D::OrganizationDeleted(d) => o::organization::keys(&d.id, keys),
-        D::MembershipUpserted(m) | D::MembershipDeleted(m) => o::membership::keys(m, keys),
-        D::InvitationUpserted(i) => o::invitation::keys(i, keys),
-        D::DomainUpserted(d) => o::domain::keys(&d.id, keys),
-        D::DomainDeleted(d) => o::domain::keys(&d.id, keys),
-        D::RoleUpserted(r) => o::role::keys(r, keys),
-        D::RoleDeleted(d) => o::role::deletion_keys(&d.id, keys),
-        D::PermissionUpserted(p) => o::permission::keys(&p.id, keys),
-        D::PermissionDeleted(d) => o::permission::keys(&d.id, keys),
-        D::MessageCreated(_, m) => o::message::keys(m, keys),
-        D::WaitlistEntryUpserted(w) => o::waitlist_entry::keys(w, keys),
-        D::SubscriptionUpserted(s) => o::subscription::keys(s, keys),
-        D::SubscriptionItemUpserted(i) => o::subscription_item::keys(&i.id, keys),
-        D::PaymentAttemptUpserted(p) => o::payment_attempt::keys(p, keys),
-        D::Unhandled => {}
-    }
+    objects::visit(&event.data, LockKeys(keys));
 }
 
 /// Stages the rows event `i` writes: its own object's, and those it carries of others.
 fn stage<'a>(plan: &mut Plan<'a>, i: usize, pending: Pending<'a>) -> Result<(), DbError> {
-    let (id, event) = (pending.svix_id, pending.event);
-    use EventData as D;
-    match &event.data {
-        D::UserUpserted(u) => o::user::stage(plan, i, id, event, u),
-        D::UserDeleted(d) => o::user::stage_deletion(plan, i, id, event, d),
-        D::SessionUpserted(s) => o::session::stage(plan, i, id, event, s),
-        D::OrganizationUpserted(org) => o::organization::stage(plan, Some(i), id, event, org),
-        D::OrganizationDeleted(d) => o::organization::stage_deletion(plan, i, id, event, d),
-        D::MembershipUpserted(m) => o::membership::stage(plan, Some(i), id, event, m),
-        D::MembershipDeleted(m) => o::membership::stage_end(plan, i, id, event, m),
-        D::InvitationUpserted(inv) => o::invitation::stage(plan, i, id, event, inv),
-        D::DomainUpserted(d) => o::domain::stage(plan, i, id, event, d),
-        D::DomainDeleted(d) => o::domain::stage_deletion(plan, i, id, event, d),
-        D::RoleUpserted(r) => o::role::stage(plan, i, id, event, r),
-        D::RoleDeleted(d) => o::role::stage_deletion(plan, i, id, event, d),
-        D::PermissionUpserted(p) => o::permission::stage(plan, Some(i), id, event, p),
-        D::PermissionDeleted(d) => o::permission::stage_deletion(plan, i, id, event, d),
-        D::MessageCreated(channel, m) => o::message::stage(plan, i, id, event, *channel, m),
-        D::WaitlistEntryUpserted(w) => o::waitlist_entry::stage(plan, i, id, event, w),
-        D::SubscriptionUpserted(s) => o::subscription::stage(plan, i, id, event, s),
-        D::SubscriptionItemUpserted(item) => {
-            let payer = item.payer.as_ref();
-            o::subscription_item::stage(plan, Some(i), id, event, item, None, payer)
-        }
-        D::PaymentAttemptUpserted(p) => o::payment_attempt::stage(plan, i, id, event, p),
-        D::Unhandled => Ok(()),
-    }
+    let stage = Stage {
+        plan,
+        owner: i,
+        svix_id: pending.svix_id,
+        event: pending.event,
+    };
+    objects::visit(&pending.event.data, stage)
 }
 
 /// A Clerk time in ms as a timestamp; `field` names it when it is out of range.
@@ -286,32 +248,54 @@ mod tests {
     use super::*;
 
     /// Workers of two versions run side by side in a rolling deploy: an object's lock key
-    /// must not change with the code, or two of them would write one object at once.
+    /// must not change with the code, or two of them would write one object at once. The
+    /// namespaces below are the released ones.
     #[test]
     fn every_event_locks_its_object_under_the_namespace_every_version_uses() {
-        use EventData as D;
+        struct Namespace;
+        impl<'e> object::Visitor<'e> for Namespace {
+            type Out = Option<(&'static str, &'static str)>;
+            fn upserted<O: object::Object>(self, _: &'e O::Source) -> Self::Out {
+                Some((O::NAME, O::LOCK))
+            }
+            fn deleted<O: object::Deletable>(self, _: &'e O::Deletion) -> Self::Out {
+                Some((O::NAME, O::LOCK))
+            }
+            fn unhandled(self) -> Self::Out {
+                None
+            }
+        }
+        let released = [
+            ("user", "user"),
+            ("session", "session"),
+            ("organization", "organization"),
+            ("organization_membership", "membership"),
+            ("organization_invitation", "invitation"),
+            ("organization_domain", "domain"),
+            ("role", "role"),
+            ("permission", "permission"),
+            ("email", "message"),
+            ("sms", "message"),
+            ("waitlist_entry", "waitlist_entry"),
+            ("subscription", "subscription"),
+            ("subscription_item", "subscription_item"),
+            ("payment_attempt", "payment_attempt"),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
         for (name, body) in clerk_sync_test_support::clerk_payloads() {
             let event = clerk_sync_events::parse(&body, 0).expect(&name);
-            let namespace = match &event.data {
-                D::UserUpserted(_) | D::UserDeleted(_) => "user",
-                D::SessionUpserted(_) => "session",
-                D::OrganizationUpserted(_) | D::OrganizationDeleted(_) => "organization",
-                D::MembershipUpserted(_) | D::MembershipDeleted(_) => "membership",
-                D::InvitationUpserted(_) => "invitation",
-                D::DomainUpserted(_) | D::DomainDeleted(_) => "domain",
-                D::RoleUpserted(_) | D::RoleDeleted(_) => "role",
-                D::PermissionUpserted(_) | D::PermissionDeleted(_) => "permission",
-                D::MessageCreated(..) => "message",
-                D::WaitlistEntryUpserted(_) => "waitlist_entry",
-                D::SubscriptionUpserted(_) => "subscription",
-                D::SubscriptionItemUpserted(_) => "subscription_item",
-                D::PaymentAttemptUpserted(_) => "payment_attempt",
-                D::Unhandled => continue,
+            let Some((object, namespace)) = objects::visit(&event.data, Namespace) else {
+                continue;
             };
+            let released = released.iter().find(|(o, _)| *o == object);
+            assert_eq!(released.map(|r| r.1), Some(namespace), "{name}: {object}");
             let id = event.object_id().expect(&name);
             let mut keys = Vec::new();
             lock_keys(&event, &mut keys);
             assert!(keys.contains(&lock_key(namespace, id)), "{name}");
+            seen.insert(object);
         }
+        let all: std::collections::BTreeSet<_> = released.iter().map(|r| r.0).collect();
+        assert_eq!(seen, all, "an object no corpus payload locks");
     }
 }

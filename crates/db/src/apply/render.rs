@@ -3,7 +3,9 @@
 
 use clerk_sync_events::EventData;
 
-use super::{Pending, Plan, objects};
+use super::object::{self, Stored as _};
+use super::objects::user::User;
+use super::{Pending, Plan};
 use crate::DbError;
 
 /// Builds what a batch of `user.created`/`user.updated` events sends for the users table,
@@ -19,13 +21,10 @@ pub fn render_user_batch(events: &[Pending<'_>]) -> Result<(String, usize), DbEr
                 pending.event.event_type
             )));
         };
-        objects::user::stage(&mut plan, i, pending.svix_id, pending.event, user)?;
+        object::stage::<User>(&mut plan, Some(i), pending.svix_id, pending.event, user)?;
     }
-    let json = plan.users.json()?;
-    Ok((
-        objects::user::upsert_sql().text(crate::Schema::default()),
-        json.len(),
-    ))
+    let json = plan.users.upserts.json()?;
+    Ok((User::upsert().text(crate::Schema::default()), json.len()))
 }
 
 #[cfg(test)]

@@ -171,21 +171,6 @@ impl<'a> Deletion<'a> {
     }
 }
 
-impl<'a> Staged<'a, Deletion<'a>> {
-    /// Stages the deletion of `id` that the batch's `owner`-th event makes, at its time.
-    pub(crate) fn delete(
-        &mut self,
-        owner: usize,
-        svix_id: &'a str,
-        event: &clerk_sync_events::Event,
-        id: &'a str,
-    ) -> Result<(), DbError> {
-        let at = super::time(event.timestamp, "timestamp")?;
-        self.offer(id, Deletion::new(id, at, svix_id), Some(owner));
-        Ok(())
-    }
-}
-
 impl<'a> Versioned<'a> for Deletion<'a> {
     const KEEPS: Keeps = Keeps::Earliest;
     fn version(&self) -> (DateTime<Utc>, &'a str) {

@@ -1,12 +1,14 @@
 //! Writing the feed's rows, inside the transaction of the batch that made the changes.
 
 use chrono::{DateTime, Utc};
-use clerk_sync_events::EventData;
 use std::sync::LazyLock;
+
+use clerk_sync_events::{ClerkObject as _, Event};
 
 use super::Op;
 use crate::DbError;
-use crate::apply::objects as o;
+use crate::apply::object::{Deletable, Object, Visitor};
+use crate::apply::objects::{self, TABLES};
 use crate::apply::statement::{Sql, Tx, encode};
 use crate::apply::{Pending, time};
 
@@ -34,40 +36,10 @@ fn op_str<S: serde::Serializer>(op: &Op, serializer: S) -> Result<S::Ok, S::Erro
 /// events of its own.
 pub(crate) fn entry<'a>(pending: Pending<'a>) -> Result<Option<Entry<'a>>, DbError> {
     let event = pending.event;
-    // A deletion's version is when it happened: the earliest deletion is the one kept.
-    let deleted = |object_type: &'a str, object_id: &'a str| {
-        (object_type, object_id, Op::Deleted, event.timestamp)
-    };
-    let upserted = |object_type: &'a str, object_id: &'a str, updated_at: Option<i64>| {
-        let version = updated_at.unwrap_or(event.timestamp);
-        (object_type, object_id, Op::Upserted, version)
-    };
-    use EventData as D;
-    // Exhaustive, so a new kind of event cannot be forgotten here.
-    let (object_type, object_id, op, version_ms) = match &event.data {
-        D::UserUpserted(u) => upserted(o::user::OBJECT, &u.id, u.updated_at),
-        D::UserDeleted(d) => deleted(o::user::OBJECT, &d.id),
-        D::SessionUpserted(s) => upserted(o::session::OBJECT, &s.id, s.updated_at),
-        D::OrganizationUpserted(org) => upserted(o::organization::OBJECT, &org.id, org.updated_at),
-        D::OrganizationDeleted(d) => deleted(o::organization::OBJECT, &d.id),
-        D::MembershipUpserted(m) => upserted(o::membership::OBJECT, &m.id, m.updated_at),
-        D::MembershipDeleted(m) => deleted(o::membership::OBJECT, &m.id),
-        D::InvitationUpserted(i) => upserted(o::invitation::OBJECT, &i.id, i.updated_at),
-        D::DomainUpserted(d) => upserted(o::domain::OBJECT, &d.id, d.updated_at),
-        D::DomainDeleted(d) => deleted(o::domain::OBJECT, &d.id),
-        D::RoleUpserted(r) => upserted(o::role::OBJECT, &r.id, r.updated_at),
-        D::RoleDeleted(d) => deleted(o::role::OBJECT, &d.id),
-        D::PermissionUpserted(p) => upserted(o::permission::OBJECT, &p.id, p.updated_at),
-        D::PermissionDeleted(d) => deleted(o::permission::OBJECT, &d.id),
-        // A message has no updated_at: the event's time is its version, as in `messages`.
-        D::MessageCreated(channel, m) => upserted(channel.as_str(), &m.id, None),
-        D::WaitlistEntryUpserted(w) => upserted(o::waitlist_entry::OBJECT, &w.id, w.updated_at),
-        D::SubscriptionUpserted(s) => upserted(o::subscription::OBJECT, &s.id, s.updated_at),
-        D::SubscriptionItemUpserted(i) => {
-            upserted(o::subscription_item::OBJECT, &i.id, i.updated_at)
-        }
-        D::PaymentAttemptUpserted(p) => upserted(o::payment_attempt::OBJECT, &p.id, p.updated_at),
-        D::Unhandled => return Ok(None),
+    let Some((object_type, object_id, op, version_ms)) =
+        objects::visit(&event.data, Subject(event))
+    else {
+        return Ok(None);
     };
     Ok(Some(Entry {
         object_type,
@@ -77,6 +49,32 @@ pub(crate) fn entry<'a>(pending: Pending<'a>) -> Result<Option<Entry<'a>>, DbErr
         svix_id: pending.svix_id,
         version: time(version_ms, "the event's version")?,
     }))
+}
+
+/// What an event is about: its object's type and id, what happened to it, and the version.
+struct Subject<'a>(&'a Event);
+
+impl<'a> Visitor<'a> for Subject<'a> {
+    type Out = Option<(&'static str, &'a str, Op, i64)>;
+
+    fn upserted<O: Object>(self, source: &'a O::Source) -> Self::Out {
+        let version = source.updated_at().unwrap_or(self.0.timestamp);
+        Some((O::NAME, source.id(), Op::Upserted, version))
+    }
+
+    /// A deletion's version is when it happened: the earliest deletion is the one kept.
+    fn deleted<O: Deletable>(self, deletion: &'a O::Deletion) -> Self::Out {
+        Some((
+            O::NAME,
+            O::deleted_id(deletion),
+            Op::Deleted,
+            self.0.timestamp,
+        ))
+    }
+
+    fn unhandled(self) -> Self::Out {
+        None
+    }
 }
 
 /// One statement: the lock, every row, every notification. Every row the INSERT reads is
@@ -89,7 +87,7 @@ pub(crate) fn entry<'a>(pending: Pending<'a>) -> Result<Option<Entry<'a>>, DbErr
 /// tell a consumer the object is back. Users never get here (their tombstone makes such an
 /// update stale).
 static RECORD: LazyLock<Sql> = LazyLock::new(|| {
-    let deleted = o::TABLES
+    let deleted = TABLES
         .iter()
         .filter_map(|table| Some((table.deletable?, table.name)))
         .map(|(object, table)| {

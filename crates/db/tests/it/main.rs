@@ -11,6 +11,7 @@ mod helpers;
 mod migrations;
 mod organizations;
 mod permutations;
+mod readme;
 mod records;
 mod retention;
 mod upgrade;

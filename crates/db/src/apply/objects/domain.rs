@@ -1,43 +1,25 @@
 //! `organizationDomain.*`.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use clerk_sync_events::{Deleted, Domain, Event};
+use clerk_sync_events::{self as events, Deleted, Event};
 use serde::Serialize;
 
 use crate::DbError;
+use crate::apply::object::{Deletable, Object, Stored};
+use crate::apply::opt_time;
 use crate::apply::staged::newest_wins;
-use crate::apply::statement::{Sql, Table};
-use crate::apply::{Plan, lock_key, opt_time, time};
+use crate::apply::table::Table;
 
-pub(crate) const OBJECT: &str = "organization_domain";
-/// Its advisory-lock keys' namespace: every worker of a rolling deploy must compute the
-/// same keys, so this never changes.
-const LOCK: &str = "domain";
+/// A domain of an organization, by which its members may join.
+pub(crate) struct Domain;
 
-pub(crate) static TABLE: Table = Table {
-    name: "organization_domains",
-    columns: &[
-        "id",
-        "organization_id",
-        "name",
-        "enrollment_mode",
-        "affiliation_email_address",
-        "verification_status",
-        "verification_strategy",
-        "total_pending_invitations",
-        "total_pending_suggestions",
-        "created_at",
-        "updated_at",
-        "last_svix_id",
-    ],
-    personal: None,
-    deletable: Some(OBJECT),
-};
+static TABLE: Table =
+    Table::new::<DomainRow<'static>>("organization_domains").deletable(Domain::NAME, &[]);
 
-pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
-pub(crate) static DELETE: LazyLock<Sql> = LazyLock::new(|| TABLE.mark_deleted(&[]));
+impl Stored for Domain {
+    type Row<'a> = DomainRow<'a>;
+    const TABLE: &'static Table = &TABLE;
+}
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct DomainRow<'a> {
@@ -57,46 +39,39 @@ pub(crate) struct DomainRow<'a> {
 
 newest_wins!(DomainRow);
 
-pub(crate) fn keys(id: &str, keys: &mut Vec<i64>) {
-    keys.push(lock_key(LOCK, id));
+impl Object for Domain {
+    const NAME: &'static str = "organization_domain";
+    const LOCK: &'static str = "domain";
+    type Source = events::Domain;
+    type Table = Self;
+
+    fn row<'a>(
+        svix_id: &'a str,
+        event: &'a Event,
+        domain: &'a events::Domain,
+    ) -> Result<DomainRow<'a>, DbError> {
+        let verification = domain.verification.as_ref();
+        Ok(DomainRow {
+            id: &domain.id,
+            organization_id: Some(&domain.organization_id),
+            name: domain.name.as_deref(),
+            enrollment_mode: domain.enrollment_mode.as_deref(),
+            affiliation_email_address: domain.affiliation_email_address.as_deref(),
+            verification_status: verification.and_then(|v| v.status.as_deref()),
+            verification_strategy: verification.and_then(|v| v.strategy.as_deref()),
+            total_pending_invitations: domain.total_pending_invitations,
+            total_pending_suggestions: domain.total_pending_suggestions,
+            created_at: opt_time(domain.created_at, "data.created_at")?,
+            updated_at: Self::version(event, domain)?,
+            last_svix_id: svix_id,
+        })
+    }
 }
 
-pub(crate) fn stage<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    domain: &'a Domain,
-) -> Result<(), DbError> {
-    let verification = domain.verification.as_ref();
-    let row = DomainRow {
-        id: &domain.id,
-        organization_id: Some(&domain.organization_id),
-        name: domain.name.as_deref(),
-        enrollment_mode: domain.enrollment_mode.as_deref(),
-        affiliation_email_address: domain.affiliation_email_address.as_deref(),
-        verification_status: verification.and_then(|v| v.status.as_deref()),
-        verification_strategy: verification.and_then(|v| v.strategy.as_deref()),
-        total_pending_invitations: domain.total_pending_invitations,
-        total_pending_suggestions: domain.total_pending_suggestions,
-        created_at: opt_time(domain.created_at, "data.created_at")?,
-        updated_at: time(
-            domain.updated_at.unwrap_or(event.timestamp),
-            "data.updated_at",
-        )?,
-        last_svix_id: svix_id,
-    };
-    plan.domains.offer(&domain.id, row, Some(owner));
-    Ok(())
-}
+impl Deletable for Domain {
+    type Deletion = Deleted;
 
-pub(crate) fn stage_deletion<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    deleted: &'a Deleted,
-) -> Result<(), DbError> {
-    plan.domain_deletions
-        .delete(owner, svix_id, event, &deleted.id)
+    fn deleted_id(deleted: &Deleted) -> &str {
+        &deleted.id
+    }
 }

@@ -6,43 +6,26 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use clerk_sync_events::{Event, Membership};
+use clerk_sync_events::{self as events, Event};
 use serde::Serialize;
 
+use super::organization::Organization;
 use crate::DbError;
-use crate::apply::objects::organization;
+use crate::apply::object::{self, Deletable, Object, Registered as _, Round, Stored};
 use crate::apply::staged::{Deletion, newest_wins};
-use crate::apply::statement::{Sql, Table};
-use crate::apply::{Plan, lock_key, opt_time, time};
+use crate::apply::statement::Sql;
+use crate::apply::table::Table;
+use crate::apply::{Plan, opt_time, time};
 
-pub(crate) const OBJECT: &str = "organization_membership";
-/// Its advisory-lock keys' namespace: every worker of a rolling deploy must compute the
-/// same keys, so this never changes.
-const LOCK: &str = "membership";
+/// A user's membership of an organization.
+pub(crate) struct Membership;
 
-pub(crate) static TABLE: Table = Table {
-    name: "organization_memberships",
-    columns: &[
-        "id",
-        "organization_id",
-        "user_id",
-        "role",
-        "role_name",
-        "permissions",
-        "public_metadata",
-        "created_at",
-        "updated_at",
-        "last_svix_id",
-    ],
-    personal: None,
-    deletable: Some(OBJECT),
-};
-
-pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
+static TABLE: Table = Table::new::<MembershipRow<'static>>("organization_memberships")
+    .deletable(Membership::NAME, &[]);
 
 /// A membership's end: the earliest recorded. Its row exists, written by the upserts of the
 /// same batch or before: the deletion carries the whole membership.
-pub(crate) static END: LazyLock<Sql> = LazyLock::new(|| {
+static END: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(
         "WITH r AS MATERIALIZED (SELECT id, deleted_at \
              FROM json_populate_recordset(NULL::@schema.organization_memberships, $1::json)) \
@@ -53,6 +36,15 @@ pub(crate) static END: LazyLock<Sql> = LazyLock::new(|| {
          RETURNING t.id, true",
     )
 });
+
+impl Stored for Membership {
+    type Row<'a> = MembershipRow<'a>;
+    const TABLE: &'static Table = &TABLE;
+    /// After the upserts, which write the row the end is recorded on.
+    fn deletions() -> Option<(Round, &'static Sql)> {
+        Some((Round::Three, &END))
+    }
+}
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct MembershipRow<'a> {
@@ -70,49 +62,70 @@ pub(crate) struct MembershipRow<'a> {
 
 newest_wins!(MembershipRow);
 
-pub(crate) fn keys(membership: &Membership, keys: &mut Vec<i64>) {
-    organization::keys(&membership.organization.id, keys);
-    keys.push(lock_key(LOCK, &membership.id));
+impl Object for Membership {
+    const NAME: &'static str = "organization_membership";
+    const LOCK: &'static str = "membership";
+    type Source = events::Membership;
+    type Table = Self;
+
+    fn also_locks(membership: &events::Membership, keys: &mut Vec<i64>) {
+        Organization::lock_keys(&membership.organization, keys);
+    }
+
+    fn row<'a>(
+        svix_id: &'a str,
+        event: &'a Event,
+        membership: &'a events::Membership,
+    ) -> Result<MembershipRow<'a>, DbError> {
+        Ok(MembershipRow {
+            id: &membership.id,
+            organization_id: &membership.organization.id,
+            user_id: &membership.public_user_data.user_id,
+            role: membership.role.as_deref(),
+            role_name: membership.role_name.as_deref(),
+            permissions: &membership.permissions,
+            public_metadata: membership.public_metadata.as_ref(),
+            created_at: opt_time(membership.created_at, "data.created_at")?,
+            updated_at: Self::version(event, membership)?,
+            last_svix_id: svix_id,
+        })
+    }
+
+    fn stage_carried<'a>(
+        plan: &mut Plan<'a>,
+        svix_id: &'a str,
+        event: &'a Event,
+        membership: &'a events::Membership,
+    ) -> Result<(), DbError> {
+        object::stage::<Organization>(plan, None, svix_id, event, &membership.organization)
+    }
 }
 
-/// Stages the membership and its organization. A deletion's state is the owner's row only
-/// when it is an update: the deletion's own outcome is its end's.
-pub(crate) fn stage<'a>(
-    plan: &mut Plan<'a>,
-    owner: Option<usize>,
-    svix_id: &'a str,
-    event: &Event,
-    membership: &'a Membership,
-) -> Result<(), DbError> {
-    organization::stage(plan, None, svix_id, event, &membership.organization)?;
-    let row = MembershipRow {
-        id: &membership.id,
-        organization_id: &membership.organization.id,
-        user_id: &membership.public_user_data.user_id,
-        role: membership.role.as_deref(),
-        role_name: membership.role_name.as_deref(),
-        permissions: &membership.permissions,
-        public_metadata: membership.public_metadata.as_ref(),
-        created_at: opt_time(membership.created_at, "data.created_at")?,
-        updated_at: time(
-            membership.updated_at.unwrap_or(event.timestamp),
-            "data.updated_at",
-        )?,
-        last_svix_id: svix_id,
-    };
-    plan.memberships.offer(&membership.id, row, owner);
-    Ok(())
-}
+/// A deletion carries the whole membership, as it was.
+impl Deletable for Membership {
+    type Deletion = events::Membership;
 
-pub(crate) fn stage_end<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    membership: &'a Membership,
-) -> Result<(), DbError> {
-    stage(plan, None, svix_id, event, membership)?;
-    let row = Deletion::new(&membership.id, time(event.timestamp, "timestamp")?, svix_id);
-    plan.membership_ends.offer(&membership.id, row, Some(owner));
-    Ok(())
+    fn deleted_id(membership: &events::Membership) -> &str {
+        &membership.id
+    }
+
+    fn deletion_keys(membership: &events::Membership, keys: &mut Vec<i64>) {
+        Self::lock_keys(membership, keys);
+    }
+
+    /// The state is written like an update's, but the deletion's own outcome is its end's.
+    fn stage_deletion<'a>(
+        plan: &mut Plan<'a>,
+        owner: usize,
+        svix_id: &'a str,
+        event: &'a Event,
+        membership: &'a events::Membership,
+    ) -> Result<(), DbError> {
+        object::stage::<Self>(plan, None, svix_id, event, membership)?;
+        let row = Deletion::new(&membership.id, time(event.timestamp, "timestamp")?, svix_id);
+        Self::rows(plan)
+            .deletions
+            .offer(&membership.id, row, Some(owner));
+        Ok(())
+    }
 }

@@ -1,42 +1,33 @@
 //! `email.created`, `sms.created`: who a message went to and how it went; never what it
 //! said. A deleted user's messages keep no recipient.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use clerk_sync_events::{Channel, Event, Message};
+use clerk_sync_events::{Event, Message};
 use serde::Serialize;
 
+use super::user::User;
 use crate::DbError;
+use crate::apply::object::{Object, Stored};
 use crate::apply::staged::newest_wins;
-use crate::apply::statement::{Personal, Sql, Table};
-use crate::apply::{Plan, lock_key, time};
+use crate::apply::table::Table;
+use crate::apply::{lock_key, time};
 
-pub(crate) const OBJECT: &str = "message";
+/// The table of every message, whichever its channel.
+pub(crate) struct Messages;
 
-pub(crate) static TABLE: Table = Table {
-    name: "messages",
-    columns: &[
-        "id",
-        "channel",
-        "user_id",
-        "recipient_id",
-        "recipient",
-        "slug",
-        "status",
-        "delivered_by_clerk",
-        "created_at",
-        "updated_at",
-        "last_svix_id",
-    ],
-    personal: Some(Personal {
-        owner: "user_id",
-        columns: &["recipient"],
-    }),
-    deletable: None,
-};
+/// An email Clerk sent.
+pub(crate) struct Email;
 
-pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
+/// A text message Clerk sent.
+pub(crate) struct Sms;
+
+static TABLE: Table =
+    Table::new::<MessageRow<'static>>("messages").personal("user_id", &["recipient"]);
+
+impl Stored for Messages {
+    type Row<'a> = MessageRow<'a>;
+    const TABLE: &'static Table = &TABLE;
+}
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct MessageRow<'a> {
@@ -55,29 +46,53 @@ pub(crate) struct MessageRow<'a> {
 
 newest_wins!(MessageRow);
 
+/// Email and SMS differ only in their channel, which is their name in the change feed.
+macro_rules! message {
+    ($channel:ty, $name:literal) => {
+        impl Object for $channel {
+            const NAME: &'static str = $name;
+            const LOCK: &'static str = "message";
+            type Source = Message;
+            type Table = Messages;
+
+            fn also_locks(message: &Message, keys: &mut Vec<i64>) {
+                also_locks(message, keys);
+            }
+
+            fn row<'a>(
+                svix_id: &'a str,
+                event: &'a Event,
+                message: &'a Message,
+            ) -> Result<MessageRow<'a>, DbError> {
+                row(Self::NAME, svix_id, event, message)
+            }
+        }
+    };
+}
+
+message!(Email, "email");
+message!(Sms, "sms");
+
 /// A message to a user takes that user's key too: their deletion erases the recipient.
-pub(crate) fn keys(message: &Message, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, &message.id));
+fn also_locks(message: &Message, keys: &mut Vec<i64>) {
     if let Some(user) = message.user_id.as_deref() {
-        keys.push(lock_key(super::user::OBJECT, user));
+        keys.push(lock_key(User::LOCK, user));
     }
 }
 
-pub(crate) fn stage<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
+fn row<'a>(
+    channel: &'a str,
     svix_id: &'a str,
-    event: &Event,
-    channel: Channel,
+    event: &'a Event,
     message: &'a Message,
-) -> Result<(), DbError> {
+) -> Result<MessageRow<'a>, DbError> {
     let at = time(
         message.created_at.unwrap_or(event.timestamp),
         "data.created_at",
     )?;
-    let row = MessageRow {
+    Ok(MessageRow {
         id: &message.id,
-        channel: channel.as_str(),
+        channel,
         user_id: message.user_id.as_deref(),
         recipient_id: message.recipient_id(),
         recipient: message.recipient(),
@@ -85,10 +100,7 @@ pub(crate) fn stage<'a>(
         status: message.status.as_deref(),
         delivered_by_clerk: message.delivered_by_clerk,
         created_at: Some(at),
-        // A message has no updated_at: the event's time orders its (rare) redeliveries.
         updated_at: time(event.timestamp, "timestamp")?,
         last_svix_id: svix_id,
-    };
-    plan.messages.offer(&message.id, row, Some(owner));
-    Ok(())
+    })
 }

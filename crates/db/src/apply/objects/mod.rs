@@ -1,5 +1,7 @@
-//! One module per Clerk object: its table's rows, the advisory-lock keys its events take,
-//! what a user's deletion erases of it (`Table::personal`), and its batch statements.
+//! The registry of Clerk objects: a module per object, whose type says everything about it
+//! (see [`crate::apply::object`]), and the two lists everything over every object derives
+//! from: `tables!`, the tables a batch writes, and [`visit`], an event to its object.
+//! Adding an object is its module, a line in each, and the arms the compiler asks for.
 
 pub(crate) mod domain;
 pub(crate) mod invitation;
@@ -15,117 +17,85 @@ pub(crate) mod subscription_item;
 pub(crate) mod user;
 pub(crate) mod waitlist_entry;
 
-use crate::apply::statement::Table;
+use clerk_sync_events::{Channel, EventData};
 
-/// Every object's table but the users' own (`user` writes users, their addresses and
-/// tombstones itself). A user's deletion erases what these hold of the user (`personal`),
-/// and the change feed keeps deleted objects deleted (`deletable`), both read from here:
-/// a new object's table goes in this list, and a test fails until it does.
-pub(crate) static TABLES: [&Table; 12] = [
-    &session::TABLE,
-    &organization::TABLE,
-    &membership::TABLE,
-    &invitation::TABLE,
-    &domain::TABLE,
-    &role::TABLE,
-    &permission::TABLE,
-    &message::TABLE,
-    &waitlist_entry::TABLE,
-    &subscription::TABLE,
-    &subscription_item::TABLE,
-    &payment_attempt::TABLE,
-];
+use crate::apply::object::Visitor;
+use crate::apply::tables::tables;
+
+tables! {
+    sessions: session::Session,
+    organizations: organization::Organization,
+    memberships: membership::Membership,
+    invitations: invitation::Invitation,
+    domains: domain::Domain,
+    roles: role::Role,
+    permissions: permission::Permission,
+    messages: message::Messages,
+    waitlist_entries: waitlist_entry::WaitlistEntry,
+    subscriptions: subscription::Subscription,
+    subscription_items: subscription_item::SubscriptionItem,
+    payment_attempts: payment_attempt::PaymentAttempt,
+}
+
+/// The one match over every kind of event: which object it is about, and whether it
+/// carries the object's state or deletes it. Every operation over an event's object (its
+/// lock keys, its rows, its entry in the change feed) is a [`Visitor`] of this.
+pub(crate) fn visit<'e, V: Visitor<'e>>(data: &'e EventData, v: V) -> V::Out {
+    use EventData as D;
+    match data {
+        D::UserUpserted(u) => v.upserted::<user::User>(u),
+        D::UserDeleted(d) => v.deleted::<user::User>(d),
+        D::SessionUpserted(s) => v.upserted::<session::Session>(s),
+        D::OrganizationUpserted(o) => v.upserted::<organization::Organization>(o),
+        D::OrganizationDeleted(d) => v.deleted::<organization::Organization>(d),
+        D::MembershipUpserted(m) => v.upserted::<membership::Membership>(m),
+        D::MembershipDeleted(m) => v.deleted::<membership::Membership>(m),
+        D::InvitationUpserted(i) => v.upserted::<invitation::Invitation>(i),
+        D::DomainUpserted(d) => v.upserted::<domain::Domain>(d),
+        D::DomainDeleted(d) => v.deleted::<domain::Domain>(d),
+        D::RoleUpserted(r) => v.upserted::<role::Role>(r),
+        D::RoleDeleted(d) => v.deleted::<role::Role>(d),
+        D::PermissionUpserted(p) => v.upserted::<permission::Permission>(p),
+        D::PermissionDeleted(d) => v.deleted::<permission::Permission>(d),
+        D::MessageCreated(Channel::Email, m) => v.upserted::<message::Email>(m),
+        D::MessageCreated(Channel::Sms, m) => v.upserted::<message::Sms>(m),
+        D::WaitlistEntryUpserted(w) => v.upserted::<waitlist_entry::WaitlistEntry>(w),
+        D::SubscriptionUpserted(s) => v.upserted::<subscription::Subscription>(s),
+        D::SubscriptionItemUpserted(i) => v.upserted::<subscription_item::SubscriptionItem>(i),
+        D::PaymentAttemptUpserted(p) => v.upserted::<payment_attempt::PaymentAttempt>(p),
+        D::Unhandled => v.unhandled(),
+    }
+}
 
 #[cfg(test)]
 mod tests {
-    use serde::Serialize;
-
     use super::*;
+    use crate::apply::object::Stored as _;
 
-    /// The JSON keys of a row, in order.
-    fn keys_of(row: &impl Serialize) -> Vec<String> {
-        match serde_json::to_value(row).unwrap() {
-            serde_json::Value::Object(map) => map.keys().cloned().collect(),
-            other => panic!("a row is an object: {other}"),
-        }
-    }
-
-    fn assert_covers(checked: &mut Vec<&'static str>, table: &Table, row: &impl Serialize) {
-        checked.push(table.name);
-        let mut keys = keys_of(row);
-        let mut columns: Vec<String> = table.columns.iter().map(|c| (*c).to_owned()).collect();
-        keys.sort();
-        columns.sort();
-        assert_eq!(
-            keys, columns,
-            "{}: the row and the columns written differ",
-            table.name
-        );
-    }
-
+    /// A table's columns are its row's fields: what every statement of it relies on.
     #[test]
-    fn every_row_holds_exactly_the_columns_its_table_writes() {
-        let mut checked = Vec::new();
-        assert_covers(
-            &mut checked,
-            &session::TABLE,
-            &session::SessionRow::default(),
-        );
-        assert_covers(
-            &mut checked,
-            &organization::TABLE,
-            &organization::OrganizationRow::default(),
-        );
-        assert_covers(
-            &mut checked,
-            &membership::TABLE,
-            &membership::MembershipRow::default(),
-        );
-        assert_covers(
-            &mut checked,
-            &invitation::TABLE,
-            &invitation::InvitationRow::default(),
-        );
-        assert_covers(&mut checked, &domain::TABLE, &domain::DomainRow::default());
-        assert_covers(&mut checked, &role::TABLE, &role::RoleRow::default());
-        assert_covers(
-            &mut checked,
-            &permission::TABLE,
-            &permission::PermissionRow::default(),
-        );
-        assert_covers(
-            &mut checked,
-            &message::TABLE,
-            &message::MessageRow::default(),
-        );
-        assert_covers(
-            &mut checked,
-            &waitlist_entry::TABLE,
-            &waitlist_entry::WaitlistRow::default(),
-        );
-        assert_covers(
-            &mut checked,
-            &subscription::TABLE,
-            &subscription::SubscriptionRow::default(),
-        );
-        assert_covers(
-            &mut checked,
-            &subscription_item::TABLE,
-            &subscription_item::ItemRow::default(),
-        );
-        assert_covers(
-            &mut checked,
-            &payment_attempt::TABLE,
-            &payment_attempt::PaymentRow::default(),
-        );
-        let mut registered: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
-        checked.sort_unstable();
-        registered.sort_unstable();
-        assert_eq!(checked, registered, "a table whose row is not checked here");
+    fn every_table_writes_its_id_first_and_its_version_never_deleted_at() {
+        for table in TABLES {
+            let columns = table.columns();
+            assert_eq!(columns.first(), Some(&"id"), "{}", table.name);
+            for version in ["updated_at", "last_svix_id"] {
+                assert!(columns.contains(&version), "{}: {version}", table.name);
+            }
+            // An upsert never brings a deleted object back.
+            assert!(!columns.contains(&"deleted_at"), "{}", table.name);
+            let mut unique = columns.to_vec();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), columns.len(), "{}", table.name);
+        }
+        let users = user::User::TABLE.columns();
+        assert_eq!(users.first(), Some(&"clerk_id"));
+        assert!(users.contains(&"updated_at") && users.contains(&"last_svix_id"));
     }
 
-    /// A module with no entry in `TABLES` would hold personal data no user's deletion
-    /// erases, and deleted rows the change feed announces as back.
+    /// A module with no entry in the registry would hold personal data no user's deletion
+    /// erases, and deleted rows the change feed announces as back. (Its type would not
+    /// compile either: an object's table must be registered.)
     #[test]
     fn every_object_module_has_its_table_in_the_registry() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/apply/objects");
@@ -156,10 +126,34 @@ mod tests {
         );
         for table in TABLES.iter().filter(|t| t.personal.is_some()) {
             let personal = table.personal.as_ref().expect("holds personal data");
-            assert!(table.columns.contains(&personal.owner), "{}", table.name);
+            assert!(table.columns().contains(&personal.owner), "{}", table.name);
             for column in personal.columns {
-                assert!(table.columns.contains(column), "{}.{column}", table.name);
+                assert!(table.columns().contains(column), "{}.{column}", table.name);
             }
+        }
+    }
+
+    /// The events crate says what each event is about (`EventData::subject`), this
+    /// registry what it does to it: the two must name the same object, the same way.
+    #[test]
+    fn the_registry_and_the_events_crate_agree_on_each_events_object() {
+        struct Subject;
+        impl<'e> Visitor<'e> for Subject {
+            type Out = Option<(&'e str, bool)>;
+            fn upserted<O: crate::apply::object::Object>(self, s: &'e O::Source) -> Self::Out {
+                Some((clerk_sync_events::ClerkObject::id(s), false))
+            }
+            fn deleted<O: crate::apply::object::Deletable>(self, d: &'e O::Deletion) -> Self::Out {
+                Some((O::deleted_id(d), true))
+            }
+            fn unhandled(self) -> Self::Out {
+                None
+            }
+        }
+        for (name, body) in clerk_sync_test_support::clerk_payloads() {
+            let event = clerk_sync_events::parse(&body, 0).expect(&name);
+            let events = event.data.subject().map(|s| (s.id, s.deleted));
+            assert_eq!(visit(&event.data, Subject), events, "{name}");
         }
     }
 }

@@ -1,43 +1,24 @@
 //! `paymentAttempt.*`.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use clerk_sync_events::{Event, PaymentAttempt};
+use clerk_sync_events::{self as events, Event};
 use serde::Serialize;
 
 use crate::DbError;
+use crate::apply::object::{Object, Stored};
+use crate::apply::opt_time;
 use crate::apply::staged::newest_wins;
-use crate::apply::statement::{Sql, Table};
-use crate::apply::{Plan, lock_key, opt_time, time};
+use crate::apply::table::Table;
 
-pub(crate) const OBJECT: &str = "payment_attempt";
+/// An attempt to charge a payer.
+pub(crate) struct PaymentAttempt;
 
-pub(crate) static TABLE: Table = Table {
-    name: "payment_attempts",
-    columns: &[
-        "id",
-        "payment_id",
-        "payer_id",
-        "user_id",
-        "organization_id",
-        "status",
-        "charge_type",
-        "amount",
-        "currency",
-        "failed_reason",
-        "paid_at",
-        "failed_at",
-        "billing_date",
-        "created_at",
-        "updated_at",
-        "last_svix_id",
-    ],
-    personal: None,
-    deletable: None,
-};
+static TABLE: Table = Table::new::<PaymentRow<'static>>("payment_attempts");
 
-pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
+impl Stored for PaymentAttempt {
+    type Row<'a> = PaymentRow<'a>;
+    const TABLE: &'static Table = &TABLE;
+}
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct PaymentRow<'a> {
@@ -61,47 +42,42 @@ pub(crate) struct PaymentRow<'a> {
 
 newest_wins!(PaymentRow);
 
-pub(crate) fn keys(attempt: &PaymentAttempt, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, &attempt.id));
-}
+impl Object for PaymentAttempt {
+    const NAME: &'static str = "payment_attempt";
+    type Source = events::PaymentAttempt;
+    type Table = Self;
 
-pub(crate) fn stage<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    attempt: &'a PaymentAttempt,
-) -> Result<(), DbError> {
-    let payer = attempt.payer.as_ref();
-    let total = attempt.totals.as_ref().and_then(|t| t.grand_total.as_ref());
-    let row = PaymentRow {
-        id: &attempt.id,
-        payment_id: attempt.payment_id.as_deref(),
-        payer_id: payer.and_then(|p| p.id.as_deref()),
-        user_id: payer.and_then(|p| p.user()),
-        organization_id: payer.and_then(|p| p.organization()),
-        status: attempt.status.as_deref(),
-        charge_type: attempt.charge_type.as_deref(),
-        amount: total.and_then(|t| t.amount),
-        currency: total.and_then(|t| t.currency.as_deref()),
-        failed_reason: attempt
-            .failed_reason
-            .as_ref()
-            .and_then(|reason| match reason {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(text) => Some(text.clone()),
-                other => Some(other.to_string()),
-            }),
-        paid_at: opt_time(attempt.paid_at, "data.paid_at")?,
-        failed_at: opt_time(attempt.failed_at, "data.failed_at")?,
-        billing_date: opt_time(attempt.billing_date, "data.billing_date")?,
-        created_at: opt_time(attempt.created_at, "data.created_at")?,
-        updated_at: time(
-            attempt.updated_at.unwrap_or(event.timestamp),
-            "data.updated_at",
-        )?,
-        last_svix_id: svix_id,
-    };
-    plan.payment_attempts.offer(&attempt.id, row, Some(owner));
-    Ok(())
+    fn row<'a>(
+        svix_id: &'a str,
+        event: &'a Event,
+        attempt: &'a events::PaymentAttempt,
+    ) -> Result<PaymentRow<'a>, DbError> {
+        let payer = attempt.payer.as_ref();
+        let total = attempt.totals.as_ref().and_then(|t| t.grand_total.as_ref());
+        Ok(PaymentRow {
+            id: &attempt.id,
+            payment_id: attempt.payment_id.as_deref(),
+            payer_id: payer.and_then(|p| p.id.as_deref()),
+            user_id: payer.and_then(|p| p.user()),
+            organization_id: payer.and_then(|p| p.organization()),
+            status: attempt.status.as_deref(),
+            charge_type: attempt.charge_type.as_deref(),
+            amount: total.and_then(|t| t.amount),
+            currency: total.and_then(|t| t.currency.as_deref()),
+            failed_reason: attempt
+                .failed_reason
+                .as_ref()
+                .and_then(|reason| match reason {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(text) => Some(text.clone()),
+                    other => Some(other.to_string()),
+                }),
+            paid_at: opt_time(attempt.paid_at, "data.paid_at")?,
+            failed_at: opt_time(attempt.failed_at, "data.failed_at")?,
+            billing_date: opt_time(attempt.billing_date, "data.billing_date")?,
+            created_at: opt_time(attempt.created_at, "data.created_at")?,
+            updated_at: Self::version(event, attempt)?,
+            last_svix_id: svix_id,
+        })
+    }
 }

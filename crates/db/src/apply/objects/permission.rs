@@ -1,36 +1,25 @@
 //! `permission.*`. Role events carry their permissions whole, and feed them through here.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use clerk_sync_events::{Deleted, Event, Permission};
+use clerk_sync_events::{self as events, Deleted, Event};
 use serde::Serialize;
 
 use crate::DbError;
+use crate::apply::object::{Deletable, Object, Stored};
+use crate::apply::opt_time;
 use crate::apply::staged::newest_wins;
-use crate::apply::statement::{Sql, Table};
-use crate::apply::{Plan, lock_key, opt_time, time};
+use crate::apply::table::Table;
 
-pub(crate) const OBJECT: &str = "permission";
+/// A permission roles grant.
+pub(crate) struct Permission;
 
-pub(crate) static TABLE: Table = Table {
-    name: "permissions",
-    columns: &[
-        "id",
-        "key",
-        "name",
-        "description",
-        "type",
-        "created_at",
-        "updated_at",
-        "last_svix_id",
-    ],
-    personal: None,
-    deletable: Some(OBJECT),
-};
+static TABLE: Table =
+    Table::new::<PermissionRow<'static>>("permissions").deletable(Permission::NAME, &[]);
 
-pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
-pub(crate) static DELETE: LazyLock<Sql> = LazyLock::new(|| TABLE.mark_deleted(&[]));
+impl Stored for Permission {
+    type Row<'a> = PermissionRow<'a>;
+    const TABLE: &'static Table = &TABLE;
+}
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct PermissionRow<'a> {
@@ -47,42 +36,33 @@ pub(crate) struct PermissionRow<'a> {
 
 newest_wins!(PermissionRow);
 
-pub(crate) fn keys(id: &str, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, id));
+impl Object for Permission {
+    const NAME: &'static str = "permission";
+    type Source = events::Permission;
+    type Table = Self;
+
+    fn row<'a>(
+        svix_id: &'a str,
+        event: &'a Event,
+        permission: &'a events::Permission,
+    ) -> Result<PermissionRow<'a>, DbError> {
+        Ok(PermissionRow {
+            id: &permission.id,
+            key: permission.key.as_deref(),
+            name: permission.name.as_deref(),
+            description: permission.description.as_deref(),
+            kind: permission.kind.as_deref(),
+            created_at: opt_time(permission.created_at, "data.created_at")?,
+            updated_at: Self::version(event, permission)?,
+            last_svix_id: svix_id,
+        })
+    }
 }
 
-/// Stages the permission's state; `owner` is the event whose own object it is, if any.
-pub(crate) fn stage<'a>(
-    plan: &mut Plan<'a>,
-    owner: Option<usize>,
-    svix_id: &'a str,
-    event: &Event,
-    permission: &'a Permission,
-) -> Result<(), DbError> {
-    let row = PermissionRow {
-        id: &permission.id,
-        key: permission.key.as_deref(),
-        name: permission.name.as_deref(),
-        description: permission.description.as_deref(),
-        kind: permission.kind.as_deref(),
-        created_at: opt_time(permission.created_at, "data.created_at")?,
-        updated_at: time(
-            permission.updated_at.unwrap_or(event.timestamp),
-            "data.updated_at",
-        )?,
-        last_svix_id: svix_id,
-    };
-    plan.permissions.offer(&permission.id, row, owner);
-    Ok(())
-}
+impl Deletable for Permission {
+    type Deletion = Deleted;
 
-pub(crate) fn stage_deletion<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    deleted: &'a Deleted,
-) -> Result<(), DbError> {
-    plan.permission_deletions
-        .delete(owner, svix_id, event, &deleted.id)
+    fn deleted_id(deleted: &Deleted) -> &str {
+        &deleted.id
+    }
 }

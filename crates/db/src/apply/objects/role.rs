@@ -1,39 +1,26 @@
 //! `role.*`: the role, with the keys of the permissions it grants; the permissions
 //! themselves, which the event carries whole, are written by their own versions.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use clerk_sync_events::{Deleted, Event, Role};
+use clerk_sync_events::{self as events, Deleted, Event};
 use serde::Serialize;
 
+use super::permission::Permission;
 use crate::DbError;
-use crate::apply::objects::permission;
+use crate::apply::object::{self, Deletable, Object, Stored};
 use crate::apply::staged::newest_wins;
-use crate::apply::statement::{Sql, Table};
-use crate::apply::{Plan, lock_key, opt_time, time};
+use crate::apply::table::Table;
+use crate::apply::{Plan, opt_time};
 
-pub(crate) const OBJECT: &str = "role";
+/// A role members of an organization hold.
+pub(crate) struct Role;
 
-pub(crate) static TABLE: Table = Table {
-    name: "roles",
-    columns: &[
-        "id",
-        "key",
-        "name",
-        "description",
-        "is_creator_eligible",
-        "permissions",
-        "created_at",
-        "updated_at",
-        "last_svix_id",
-    ],
-    personal: None,
-    deletable: Some(OBJECT),
-};
+static TABLE: Table = Table::new::<RoleRow<'static>>("roles").deletable(Role::NAME, &[]);
 
-pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
-pub(crate) static DELETE: LazyLock<Sql> = LazyLock::new(|| TABLE.mark_deleted(&[]));
+impl Stored for Role {
+    type Row<'a> = RoleRow<'a>;
+    const TABLE: &'static Table = &TABLE;
+}
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct RoleRow<'a> {
@@ -50,56 +37,56 @@ pub(crate) struct RoleRow<'a> {
 
 newest_wins!(RoleRow);
 
-pub(crate) fn keys(role: &Role, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, &role.id));
-    for p in &role.permissions {
-        permission::keys(&p.id, keys);
+impl Object for Role {
+    const NAME: &'static str = "role";
+    type Source = events::Role;
+    type Table = Self;
+
+    fn also_locks(role: &events::Role, keys: &mut Vec<i64>) {
+        for permission in &role.permissions {
+            Permission::lock_keys(permission, keys);
+        }
+    }
+
+    fn row<'a>(
+        svix_id: &'a str,
+        event: &'a Event,
+        role: &'a events::Role,
+    ) -> Result<RoleRow<'a>, DbError> {
+        Ok(RoleRow {
+            id: &role.id,
+            key: role.key.as_deref(),
+            name: role.name.as_deref(),
+            description: role.description.as_deref(),
+            is_creator_eligible: role.is_creator_eligible,
+            permissions: role
+                .permissions
+                .iter()
+                .filter_map(|p| p.key.as_deref())
+                .collect(),
+            created_at: opt_time(role.created_at, "data.created_at")?,
+            updated_at: Self::version(event, role)?,
+            last_svix_id: svix_id,
+        })
+    }
+
+    fn stage_carried<'a>(
+        plan: &mut Plan<'a>,
+        svix_id: &'a str,
+        event: &'a Event,
+        role: &'a events::Role,
+    ) -> Result<(), DbError> {
+        for permission in &role.permissions {
+            object::stage::<Permission>(plan, None, svix_id, event, permission)?;
+        }
+        Ok(())
     }
 }
 
-pub(crate) fn deletion_keys(id: &str, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, id));
-}
+impl Deletable for Role {
+    type Deletion = Deleted;
 
-pub(crate) fn stage<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    role: &'a Role,
-) -> Result<(), DbError> {
-    for p in &role.permissions {
-        permission::stage(plan, None, svix_id, event, p)?;
+    fn deleted_id(deleted: &Deleted) -> &str {
+        &deleted.id
     }
-    let row = RoleRow {
-        id: &role.id,
-        key: role.key.as_deref(),
-        name: role.name.as_deref(),
-        description: role.description.as_deref(),
-        is_creator_eligible: role.is_creator_eligible,
-        permissions: role
-            .permissions
-            .iter()
-            .filter_map(|p| p.key.as_deref())
-            .collect(),
-        created_at: opt_time(role.created_at, "data.created_at")?,
-        updated_at: time(
-            role.updated_at.unwrap_or(event.timestamp),
-            "data.updated_at",
-        )?,
-        last_svix_id: svix_id,
-    };
-    plan.roles.offer(&role.id, row, Some(owner));
-    Ok(())
-}
-
-pub(crate) fn stage_deletion<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    deleted: &'a Deleted,
-) -> Result<(), DbError> {
-    plan.role_deletions
-        .delete(owner, svix_id, event, &deleted.id)
 }

@@ -2,42 +2,26 @@
 //! address are not copied: they live in `users`. The subscription carries its items, which
 //! are written by their own versions, with the subscription's id and payer.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use clerk_sync_events::{Event, Subscription};
+use clerk_sync_events::{self as events, Event};
 use serde::Serialize;
 
+use super::subscription_item::SubscriptionItem;
 use crate::DbError;
-use crate::apply::objects::subscription_item;
+use crate::apply::object::{Object, Registered as _, Stored};
 use crate::apply::staged::newest_wins;
-use crate::apply::statement::{Sql, Table};
-use crate::apply::{Plan, lock_key, opt_time, time};
+use crate::apply::table::Table;
+use crate::apply::{Plan, opt_time};
 
-pub(crate) const OBJECT: &str = "subscription";
+/// A payer's subscription to a plan.
+pub(crate) struct Subscription;
 
-pub(crate) static TABLE: Table = Table {
-    name: "subscriptions",
-    columns: &[
-        "id",
-        "payer_id",
-        "user_id",
-        "organization_id",
-        "status",
-        "latest_payment_id",
-        "active_at",
-        "canceled_at",
-        "ended_at",
-        "past_due_at",
-        "created_at",
-        "updated_at",
-        "last_svix_id",
-    ],
-    personal: None,
-    deletable: None,
-};
+static TABLE: Table = Table::new::<SubscriptionRow<'static>>("subscriptions");
 
-pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
+impl Stored for Subscription {
+    type Row<'a> = SubscriptionRow<'a>;
+    const TABLE: &'static Table = &TABLE;
+}
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct SubscriptionRow<'a> {
@@ -58,52 +42,57 @@ pub(crate) struct SubscriptionRow<'a> {
 
 newest_wins!(SubscriptionRow);
 
-pub(crate) fn keys(subscription: &Subscription, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, &subscription.id));
-    for item in &subscription.items {
-        subscription_item::keys(&item.id, keys);
-    }
-}
+impl Object for Subscription {
+    const NAME: &'static str = "subscription";
+    type Source = events::Subscription;
+    type Table = Self;
 
-pub(crate) fn stage<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    subscription: &'a Subscription,
-) -> Result<(), DbError> {
-    let payer = subscription.payer.as_ref();
-    let row = SubscriptionRow {
-        id: &subscription.id,
-        payer_id: payer
-            .and_then(|p| p.id.as_deref())
-            .or(subscription.payer_id.as_deref()),
-        user_id: payer.and_then(|p| p.user()),
-        organization_id: payer.and_then(|p| p.organization()),
-        status: subscription.status.as_deref(),
-        latest_payment_id: subscription.latest_payment_id.as_deref(),
-        active_at: opt_time(subscription.active_at, "data.active_at")?,
-        canceled_at: opt_time(subscription.canceled_at, "data.canceled_at")?,
-        ended_at: opt_time(subscription.ended_at, "data.ended_at")?,
-        past_due_at: opt_time(subscription.past_due_at, "data.past_due_at")?,
-        created_at: opt_time(subscription.created_at, "data.created_at")?,
-        updated_at: time(
-            subscription.updated_at.unwrap_or(event.timestamp),
-            "data.updated_at",
-        )?,
-        last_svix_id: svix_id,
-    };
-    plan.subscriptions.offer(&subscription.id, row, Some(owner));
-    for item in &subscription.items {
-        subscription_item::stage(
-            plan,
-            None,
-            svix_id,
-            event,
-            item,
-            Some(&subscription.id),
-            payer,
-        )?;
+    fn also_locks(subscription: &events::Subscription, keys: &mut Vec<i64>) {
+        for item in &subscription.items {
+            SubscriptionItem::lock_keys(item, keys);
+        }
     }
-    Ok(())
+
+    fn row<'a>(
+        svix_id: &'a str,
+        event: &'a Event,
+        subscription: &'a events::Subscription,
+    ) -> Result<SubscriptionRow<'a>, DbError> {
+        let payer = subscription.payer.as_ref();
+        Ok(SubscriptionRow {
+            id: &subscription.id,
+            payer_id: payer
+                .and_then(|p| p.id.as_deref())
+                .or(subscription.payer_id.as_deref()),
+            user_id: payer.and_then(|p| p.user()),
+            organization_id: payer.and_then(|p| p.organization()),
+            status: subscription.status.as_deref(),
+            latest_payment_id: subscription.latest_payment_id.as_deref(),
+            active_at: opt_time(subscription.active_at, "data.active_at")?,
+            canceled_at: opt_time(subscription.canceled_at, "data.canceled_at")?,
+            ended_at: opt_time(subscription.ended_at, "data.ended_at")?,
+            past_due_at: opt_time(subscription.past_due_at, "data.past_due_at")?,
+            created_at: opt_time(subscription.created_at, "data.created_at")?,
+            updated_at: Self::version(event, subscription)?,
+            last_svix_id: svix_id,
+        })
+    }
+
+    /// Its items, which leave out the subscription's id and payer there.
+    fn stage_carried<'a>(
+        plan: &mut Plan<'a>,
+        svix_id: &'a str,
+        event: &'a Event,
+        subscription: &'a events::Subscription,
+    ) -> Result<(), DbError> {
+        let payer = subscription.payer.as_ref();
+        for item in &subscription.items {
+            let row =
+                SubscriptionItem::row_in(svix_id, event, item, Some(&subscription.id), payer)?;
+            SubscriptionItem::rows(plan)
+                .upserts
+                .offer(&item.id, row, None);
+        }
+        Ok(())
+    }
 }

@@ -6,38 +6,37 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use clerk_sync_events::{Deleted, EmailAddress, Event, User};
+use clerk_sync_events::{self as events, Deleted, EmailAddress, Event};
 use serde::Serialize;
 
 use crate::DbError;
+use crate::apply::object::{Deletable, Object, Registered, Stored};
 use crate::apply::staged::{Keeps, Versioned, newest_wins};
-use crate::apply::statement::{Sql, Tx, Written, encode, prefixed, tombstoned, versioned_upsert};
-use crate::apply::{DeleteMode, Plan, lock_key, opt_time, time};
+use crate::apply::statement::{Sql, Tx, Written, encode};
+use crate::apply::table::{Table, prefixed, tombstoned, versioned_upsert};
+use crate::apply::tables::Rows;
+use crate::apply::{DeleteMode, Plan, opt_time, time};
 
-pub(crate) const OBJECT: &str = "user";
+/// A user: the `users` row and their addresses. Not in the registry of tables: a user's
+/// deletion is written first (round one), and their addresses after their row.
+pub(crate) struct User;
 
-/// Every column of `users` but none: an upsert replaces the whole state.
-const COLUMNS: &[&str] = &[
-    "clerk_id",
-    "external_id",
-    "username",
-    "email",
-    "first_name",
-    "last_name",
-    "image_url",
-    "phone",
-    "public_metadata",
-    "banned",
-    "locked",
-    "two_factor_enabled",
-    "password_enabled",
-    "last_sign_in_at",
-    "last_active_at",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "last_svix_id",
-];
+/// Keyed by `clerk_id`, with statements of its own below.
+static TABLE: Table = Table::new::<UserRow<'static>>("users");
+
+impl Stored for User {
+    type Row<'a> = UserRow<'a>;
+    const TABLE: &'static Table = &TABLE;
+    fn upsert() -> &'static Sql {
+        &UPSERT
+    }
+}
+
+impl Registered for User {
+    fn rows<'p, 'a>(plan: &'p mut Plan<'a>) -> &'p mut Rows<'a, Self> {
+        &mut plan.users
+    }
+}
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct UserRow<'a> {
@@ -62,7 +61,7 @@ pub(crate) struct UserRow<'a> {
     last_svix_id: &'a str,
     /// Written to `user_email_addresses` when this row wins.
     #[serde(skip)]
-    addresses: Option<&'a User>,
+    addresses: Option<&'a events::User>,
 }
 
 newest_wins!(UserRow);
@@ -86,63 +85,66 @@ impl<'a> Versioned<'a> for Tombstone<'a> {
     }
 }
 
-pub(crate) fn keys(id: &str, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, id));
+impl Object for User {
+    const NAME: &'static str = "user";
+    type Source = events::User;
+    type Table = Self;
+
+    fn row<'a>(
+        svix_id: &'a str,
+        event: &'a Event,
+        user: &'a events::User,
+    ) -> Result<UserRow<'a>, DbError> {
+        Ok(UserRow {
+            clerk_id: &user.id,
+            external_id: user.external_id.as_deref(),
+            username: user.username.as_deref(),
+            email: user.primary_email(),
+            first_name: user.first_name.as_deref(),
+            last_name: user.last_name.as_deref(),
+            image_url: user.image(),
+            phone: user.primary_phone(),
+            public_metadata: user.public_metadata.as_ref(),
+            banned: user.banned,
+            locked: user.locked,
+            two_factor_enabled: user.two_factor_enabled,
+            password_enabled: user.password_enabled,
+            last_sign_in_at: opt_time(user.last_sign_in_at, "data.last_sign_in_at")?,
+            last_active_at: opt_time(user.last_active_at, "data.last_active_at")?,
+            created_at: opt_time(user.created_at, "data.created_at")?,
+            updated_at: Self::version(event, user)?,
+            deleted_at: None,
+            last_svix_id: svix_id,
+            addresses: Some(user),
+        })
+    }
 }
 
-pub(crate) fn stage<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    user: &'a User,
-) -> Result<(), DbError> {
-    let row = UserRow {
-        clerk_id: &user.id,
-        external_id: user.external_id.as_deref(),
-        username: user.username.as_deref(),
-        email: user.primary_email(),
-        first_name: user.first_name.as_deref(),
-        last_name: user.last_name.as_deref(),
-        image_url: user.image(),
-        phone: user.primary_phone(),
-        public_metadata: user.public_metadata.as_ref(),
-        banned: user.banned,
-        locked: user.locked,
-        two_factor_enabled: user.two_factor_enabled,
-        password_enabled: user.password_enabled,
-        last_sign_in_at: opt_time(user.last_sign_in_at, "data.last_sign_in_at")?,
-        last_active_at: opt_time(user.last_active_at, "data.last_active_at")?,
-        created_at: opt_time(user.created_at, "data.created_at")?,
-        // Events without `updated_at` are ordered by when they happened.
-        updated_at: time(
-            user.updated_at.unwrap_or(event.timestamp),
-            "data.updated_at",
-        )?,
-        deleted_at: None,
-        last_svix_id: svix_id,
-        addresses: Some(user),
-    };
-    plan.users.offer(&user.id, row, Some(owner));
-    Ok(())
-}
+/// A deletion writes a tombstone, which erases what other tables hold of the user.
+impl Deletable for User {
+    type Deletion = Deleted;
 
-pub(crate) fn stage_deletion<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    deleted: &'a Deleted,
-) -> Result<(), DbError> {
-    let row = Tombstone {
-        object_type: OBJECT,
-        object_id: &deleted.id,
-        deleted_at: time(event.timestamp, "timestamp")?,
-        svix_id,
-        external_id: deleted.external_id.as_deref(),
-    };
-    plan.user_deletions.offer(&deleted.id, row, Some(owner));
-    Ok(())
+    fn deleted_id(deleted: &Deleted) -> &str {
+        &deleted.id
+    }
+
+    fn stage_deletion<'a>(
+        plan: &mut Plan<'a>,
+        owner: usize,
+        svix_id: &'a str,
+        event: &'a Event,
+        deleted: &'a Deleted,
+    ) -> Result<(), DbError> {
+        let row = Tombstone {
+            object_type: Self::NAME,
+            object_id: &deleted.id,
+            deleted_at: time(event.timestamp, "timestamp")?,
+            svix_id,
+            external_id: deleted.external_id.as_deref(),
+        };
+        plan.user_deletions.offer(&deleted.id, row, Some(owner));
+        Ok(())
+    }
 }
 
 /// The earliest deletion is the one kept, so two deletions of one user end the same in
@@ -186,10 +188,10 @@ static SOFT_DELETE: LazyLock<Sql> = LazyLock::new(|| {
              WHERE z.object_type = 'user' AND z.object_id = r.clerk_id) \
          ON CONFLICT (clerk_id) DO UPDATE SET ({rest}) = ROW({excluded}) \
          RETURNING t.clerk_id",
-        columns = COLUMNS.join(", "),
-        select = prefixed("r.", COLUMNS),
-        rest = COLUMNS[1..].join(", "),
-        excluded = prefixed("EXCLUDED.", &COLUMNS[1..]),
+        columns = TABLE.columns().join(", "),
+        select = prefixed("r.", TABLE.columns()),
+        rest = TABLE.columns()[1..].join(", "),
+        excluded = prefixed("EXCLUDED.", &TABLE.columns()[1..]),
     ))
 });
 
@@ -219,10 +221,10 @@ static UPSERT: LazyLock<Sql> = LazyLock::new(|| {
              WHERE t.deleted_at IS NULL \
                  AND (EXCLUDED.updated_at, EXCLUDED.last_svix_id) > (t.updated_at, t.last_svix_id) \
              RETURNING t.clerk_id, t.updated_at",
-            columns = COLUMNS.join(", "),
-            select = prefixed("r.", COLUMNS),
-            rest = COLUMNS[1..].join(", "),
-            excluded = prefixed("EXCLUDED.", &COLUMNS[1..]),
+            columns = TABLE.columns().join(", "),
+            select = prefixed("r.", TABLE.columns()),
+            rest = TABLE.columns()[1..].join(", "),
+            excluded = prefixed("EXCLUDED.", &TABLE.columns()[1..]),
             gone = tombstoned("r.clerk_id"),
         ),
     )
@@ -319,7 +321,7 @@ struct AddressRow<'a> {
 
 /// The users of the batch, newest state wins. Answers the ids written.
 pub(crate) async fn write_upserts(tx: Tx<'_>, plan: &Plan<'_>) -> Result<Vec<Written>, DbError> {
-    plan.users.write(tx, &UPSERT).await
+    plan.users.upserts.write(tx, &UPSERT).await
 }
 
 /// The addresses of the users whose rows were just `written` become exactly their events':
@@ -337,7 +339,7 @@ pub(crate) async fn write_addresses(
     let mut kept = Vec::new();
     // One row per address id: a statement cannot write one row twice.
     let mut addresses: BTreeMap<&str, AddressRow<'_>> = BTreeMap::new();
-    for row in plan.users.rows() {
+    for row in plan.users.upserts.rows() {
         let Some(user) = row.addresses.filter(|_| written.contains(row.clerk_id)) else {
             continue;
         };
@@ -368,9 +370,4 @@ fn address<'a>(e: &'a EmailAddress, user_id: &'a str, primary: Option<&str>) -> 
         verification_status: e.verification_status(),
         is_primary: primary == Some(e.id.as_str()),
     }
-}
-
-/// The statement text of a user upsert, for the benchmark of building a batch.
-pub(crate) fn upsert_sql() -> &'static Sql {
-    &UPSERT
 }

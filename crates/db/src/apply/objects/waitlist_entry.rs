@@ -1,35 +1,24 @@
 //! `waitlistEntry.*`.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use clerk_sync_events::{Event, WaitlistEntry};
+use clerk_sync_events::{self as events, Event};
 use serde::Serialize;
 
 use crate::DbError;
+use crate::apply::object::{Object, Stored};
+use crate::apply::opt_time;
 use crate::apply::staged::newest_wins;
-use crate::apply::statement::{Sql, Table};
-use crate::apply::{Plan, lock_key, opt_time, time};
+use crate::apply::table::Table;
 
-pub(crate) const OBJECT: &str = "waitlist_entry";
+/// Someone waiting to be let in.
+pub(crate) struct WaitlistEntry;
 
-pub(crate) static TABLE: Table = Table {
-    name: "waitlist_entries",
-    columns: &[
-        "id",
-        "email_address",
-        "status",
-        "is_locked",
-        "invitation_id",
-        "created_at",
-        "updated_at",
-        "last_svix_id",
-    ],
-    personal: None,
-    deletable: None,
-};
+static TABLE: Table = Table::new::<WaitlistRow<'static>>("waitlist_entries");
 
-pub(crate) static UPSERT: LazyLock<Sql> = LazyLock::new(|| TABLE.upsert());
+impl Stored for WaitlistEntry {
+    type Row<'a> = WaitlistRow<'a>;
+    const TABLE: &'static Table = &TABLE;
+}
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct WaitlistRow<'a> {
@@ -45,30 +34,25 @@ pub(crate) struct WaitlistRow<'a> {
 
 newest_wins!(WaitlistRow);
 
-pub(crate) fn keys(entry: &WaitlistEntry, keys: &mut Vec<i64>) {
-    keys.push(lock_key(OBJECT, &entry.id));
-}
+impl Object for WaitlistEntry {
+    const NAME: &'static str = "waitlist_entry";
+    type Source = events::WaitlistEntry;
+    type Table = Self;
 
-pub(crate) fn stage<'a>(
-    plan: &mut Plan<'a>,
-    owner: usize,
-    svix_id: &'a str,
-    event: &Event,
-    entry: &'a WaitlistEntry,
-) -> Result<(), DbError> {
-    let row = WaitlistRow {
-        id: &entry.id,
-        email_address: entry.email_address.as_deref(),
-        status: entry.status.as_deref(),
-        is_locked: entry.is_locked,
-        invitation_id: entry.invitation.as_ref().map(|i| i.id.as_str()),
-        created_at: opt_time(entry.created_at, "data.created_at")?,
-        updated_at: time(
-            entry.updated_at.unwrap_or(event.timestamp),
-            "data.updated_at",
-        )?,
-        last_svix_id: svix_id,
-    };
-    plan.waitlist_entries.offer(&entry.id, row, Some(owner));
-    Ok(())
+    fn row<'a>(
+        svix_id: &'a str,
+        event: &'a Event,
+        entry: &'a events::WaitlistEntry,
+    ) -> Result<WaitlistRow<'a>, DbError> {
+        Ok(WaitlistRow {
+            id: &entry.id,
+            email_address: entry.email_address.as_deref(),
+            status: entry.status.as_deref(),
+            is_locked: entry.is_locked,
+            invitation_id: entry.invitation.as_ref().map(|i| i.id.as_str()),
+            created_at: opt_time(entry.created_at, "data.created_at")?,
+            updated_at: Self::version(event, entry)?,
+            last_svix_id: svix_id,
+        })
+    }
 }
