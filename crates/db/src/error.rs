@@ -1,3 +1,5 @@
+//! What can go wrong with a write, sorted by what the caller does next.
+
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// Why a write did not happen, by what the caller should do about it: the split the worker

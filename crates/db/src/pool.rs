@@ -1,3 +1,6 @@
+//! The pool of async connections, each with an empty `search_path` so every statement names its
+//! schema.
+
 use std::str::FromStr as _;
 use std::time::Duration;
 

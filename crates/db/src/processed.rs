@@ -1,3 +1,5 @@
+//! `processed_webhooks`: the ids applied, which make every redelivery a no-op.
+
 use std::collections::HashSet;
 use std::sync::LazyLock;
 

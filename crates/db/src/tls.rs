@@ -1,3 +1,5 @@
+//! TLS to PostgreSQL, checked against the roots a managed service's certificate chains to.
+
 use std::sync::{Arc, OnceLock};
 
 use tokio_postgres_rustls::MakeRustlsConnect;

@@ -1,3 +1,5 @@
+//! `role.*` and `permission.*`: roles and the permissions they grant.
+
 use serde::Deserialize;
 
 use crate::time::{millis, null_as_default};

@@ -1,3 +1,5 @@
+//! The envelope of an event, and the dispatch of its `data` by type.
+
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;

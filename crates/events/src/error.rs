@@ -1,3 +1,5 @@
+//! Why a body can never be applied, in messages that quote no value.
+
 /// Why a body cannot be applied, now or ever: the worker dead-letters it at once.
 ///
 /// Messages name fields by their JSON path and never quote a value from the payload.

@@ -1,3 +1,5 @@
+//! `email.created`, `sms.created` and `waitlistEntry.*`.
+
 use serde::Deserialize;
 
 use crate::time::millis;

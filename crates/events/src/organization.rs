@@ -1,3 +1,6 @@
+//! `organization.*`, `organizationMembership.*`, `organizationInvitation.*` and
+//! `organizationDomain.*`.
+
 use serde::Deserialize;
 
 use crate::time::{millis, null_as_default};

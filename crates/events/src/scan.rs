@@ -1,3 +1,5 @@
+//! A scan for what PostgreSQL can never store, before the database refuses it.
+
 /// Whether a JSON text holds the escape `\u0000` inside a string. PostgreSQL's `text` and
 /// `jsonb` refuse NUL, so such a body can never be stored; finding it before the database
 /// does turns a failed transaction into a clear, permanent error.

@@ -1,3 +1,5 @@
+//! `session.*`.
+
 use serde::Deserialize;
 
 use crate::time::millis;

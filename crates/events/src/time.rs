@@ -1,3 +1,5 @@
+//! Clerk's times, in seconds or milliseconds, as Unix milliseconds.
+
 use serde::{Deserialize, Deserializer};
 
 /// Below this a Unix time is taken to be in seconds: 10^11 ms is March 1973, 10^11 s is the

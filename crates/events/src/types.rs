@@ -1,3 +1,5 @@
+//! The event types Clerk publishes.
+
 /// Every event type Clerk publishes (its webhook specification, 2025-04-15), in order.
 pub const CLERK_EVENT_TYPES: &[&str] = &[
     "email.created",

@@ -1,3 +1,5 @@
+//! `user.*`: the user, their addresses and phone numbers, and a deletion's `{id, deleted}`.
+
 use serde::Deserialize;
 
 use crate::time::{millis, null_as_default};

@@ -1,3 +1,5 @@
+//! Retry delays: exponential, capped, and jittered over the whole window.
+
 use std::time::Duration;
 
 use rand::Rng as _;

@@ -1,3 +1,5 @@
+//! The daemons' `healthcheck` subcommand, for container images without curl.
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;

@@ -1,3 +1,5 @@
+//! Settings every process shares: where Redis and PostgreSQL are, and how long to wait for them.
+
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::time::Duration;
 

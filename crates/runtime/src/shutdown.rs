@@ -1,3 +1,5 @@
+//! The signals that ask a process to stop.
+
 /// Resolves on the first SIGTERM (what Docker and Kubernetes send) or SIGINT (Ctrl-C).
 pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

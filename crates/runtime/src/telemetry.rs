@@ -1,3 +1,5 @@
+//! Logging: one line per event, as text or JSON.
+
 use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;

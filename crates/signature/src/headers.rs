@@ -1,3 +1,5 @@
+//! The three `svix-*` headers, read and bounded before anything is verified.
+
 use std::fmt;
 
 /// Longest `svix-id` accepted. Svix ids are ~30 characters; the cap keeps hostile ids out of

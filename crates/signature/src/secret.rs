@@ -1,3 +1,5 @@
+//! The endpoint's signing secrets (`whsec_…`), one or several during a rotation.
+
 use std::fmt;
 use std::str::FromStr;
 

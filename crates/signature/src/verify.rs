@@ -1,3 +1,5 @@
+//! The signature itself: HMAC-SHA256 over `id.timestamp.body`, compared in constant time.
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};

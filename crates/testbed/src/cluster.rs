@@ -1,3 +1,6 @@
+//! A whole deployment on this machine: receivers, workers, Redis and PostgreSQL, started as
+//! processes.
+
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

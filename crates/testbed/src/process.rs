@@ -1,3 +1,5 @@
+//! What a child process costs: its memory and its CPU, from `/proc`.
+
 /// A process's peak resident set (`VmHWM`), in KiB, from `/proc/<pid>/status`.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -1,3 +1,5 @@
+//! Why an attempt failed, and what that means for the event: wait, retry or dead-letter.
+
 use clerk_sync_db::DbError;
 use clerk_sync_events::ParseError;
 use clerk_sync_queue::EntryError;

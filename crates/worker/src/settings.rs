@@ -1,3 +1,5 @@
+//! The worker's configuration, from the environment and its flags.
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,3 +1,5 @@
+//! The advisory locks a batch takes on the objects it writes.
+
 use std::sync::LazyLock;
 
 use sha2::{Digest as _, Sha256};

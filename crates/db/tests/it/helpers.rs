@@ -1,3 +1,5 @@
+//! A migrated database per test, and the few reads the tests make of it.
+
 use std::time::Duration;
 
 use clerk_sync_db::{

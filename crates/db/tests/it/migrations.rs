@@ -1,3 +1,5 @@
+//! Migrations: run by every replica at once, and recorded as they went.
+
 use clerk_sync_db::{AsyncPgConnection, MIGRATIONS};
 use clerk_sync_test_support::TestDatabase;
 use diesel::migration::MigrationSource;

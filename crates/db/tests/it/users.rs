@@ -1,3 +1,5 @@
+//! Users: newest wins, a deletion is final, and addresses follow the winning state.
+
 use clerk_sync_db::{DeleteMode, Outcome};
 use serde_json::json;
 

@@ -1,3 +1,5 @@
+//! Events through the whole worker: applied in any order, once, to the newest state.
+
 use std::time::Duration;
 
 use crate::helpers::{Harness, deleted_body, user_body};

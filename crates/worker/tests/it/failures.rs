@@ -1,3 +1,5 @@
+//! Events that fail: dead-lettered at once when they never can apply, retried when they may.
+
 use std::time::Duration;
 
 use clerk_sync_worker::Worker;

@@ -1,3 +1,5 @@
+//! A worker against a stream prefix and a database of its own.
+
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -1,3 +1,5 @@
+//! PostgreSQL and Redis going away and coming back: nothing lost, nothing dead-lettered.
+
 use std::time::Duration;
 
 use clerk_sync_test_support::{Proxy, eventually, with_database};
