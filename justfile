@@ -3,6 +3,10 @@ set dotenv-load
 export REDIS_URL := env_var_or_default("REDIS_URL", "redis://127.0.0.1:6379")
 export DATABASE_URL := env_var_or_default("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/clerk_sync")
 
+# A crate's dependency not taken from `[workspace.dependencies]` (deny.toml then checks that
+# list has nothing unused and nothing declared twice).
+workspace_deps_check := "import glob, sys, tomllib; bad = [f'{f}: {name}' for f in sorted(glob.glob('crates/*/Cargo.toml')) for section in ('dependencies', 'dev-dependencies', 'build-dependencies') for name, spec in tomllib.load(open(f, 'rb')).get(section, {}).items() if not (isinstance(spec, dict) and spec.get('workspace'))]; print(*(f'not through [workspace.dependencies]: {b}' for b in bad), sep=chr(10), file=sys.stderr); sys.exit(1 if bad else 0)"
+
 # List the recipes.
 default:
     @just --list
@@ -11,10 +15,11 @@ default:
 fmt:
     cargo fmt --all
 
-# Formatting and clippy, warnings as errors.
+# Formatting and clippy, warnings as errors; every dependency through the workspace's list.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    python3 -c '{{ workspace_deps_check }}'
 
 # Make sure Redis and Postgres answer, starting them with Docker when it is there.
 services:
