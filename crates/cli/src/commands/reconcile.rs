@@ -56,7 +56,7 @@ pub struct Args {
 
 pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCode> {
     let database = PoolConfig {
-        url: args.database.url.clone(),
+        url: args.database.url.expose().to_owned(),
         max_size: 1,
         // Whole tables are read; a large instance takes a while.
         statement_timeout: Duration::from_secs(600),
