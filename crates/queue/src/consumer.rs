@@ -1,3 +1,6 @@
+//! A worker's side of the stream: read as a group member, claim what others abandoned, settle
+//! each entry.
+
 use std::collections::HashMap;
 use std::time::Duration;
 

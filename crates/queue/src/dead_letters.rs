@@ -1,3 +1,6 @@
+//! The dead-letter stream: read, filter, replay as fresh events, purge; each move one atomic
+//! step.
+
 use deadpool_redis::Pool;
 use deadpool_redis::redis::streams::StreamRangeReply;
 use deadpool_redis::redis::{self, AsyncCommands as _, Script, Value};

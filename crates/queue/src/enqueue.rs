@@ -1,3 +1,6 @@
+//! The receiver's one write: guard the `svix-id` and add the entry in one atomic step, within
+//! bounds.
+
 use std::time::Duration;
 
 use deadpool_redis::Pool;

@@ -1,3 +1,5 @@
+//! Every Redis key clerk-sync uses, built from the prefix in one place under one hash tag.
+
 /// The consumer group every worker joins.
 pub const CONSUMER_GROUP: &str = "workers";
 

@@ -1,3 +1,6 @@
+//! Events waiting for their next attempt, and the promoter that moves due ones back onto the
+//! stream.
+
 use deadpool_redis::Pool;
 use deadpool_redis::redis::Script;
 
