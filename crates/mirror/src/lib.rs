@@ -20,3 +20,6 @@ pub mod reconcile;
 mod settings;
 
 pub use settings::{Clerk, ClerkArgs};
+
+/// The one enum of mirrored kinds, for callers that reach it through this crate.
+pub use clerk_sync_events::Kind;

@@ -47,7 +47,7 @@ pub struct Args {
         value_enum,
         value_delimiter = ','
     )]
-    only: Vec<Kind>,
+    only: Vec<crate::kinds::KindArg>,
 
     /// Print the events that would be queued, and queue nothing.
     #[arg(long, env = "BACKFILL_DRY_RUN")]
@@ -65,7 +65,8 @@ pub struct Args {
 mod checkpoint;
 mod summary;
 
-use checkpoint::{Checkpoint, Progress};
+use checkpoint::Checkpoint;
+use clerk_sync_queue::Position;
 use summary::summary;
 
 /// What became of the objects of one kind.
@@ -86,7 +87,7 @@ enum Sink {
 }
 
 pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCode> {
-    let kinds = selected(&args.only);
+    let kinds = crate::kinds::selected(&args.only);
     let since_ms = args.since.map(|t| t.timestamp_millis());
     let clerk = args.clerk.require();
     if let Err(exit) = crate::context::hold_key(&clerk, &args.database).await {
@@ -113,7 +114,7 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
     for kind in kinds {
         let tally = backfill_kind(&client, &mut sink, kind, since_ms)
             .await
-            .with_context(|| format!("backfill of {} stopped", kind.name()))?;
+            .with_context(|| format!("backfill of {} stopped", kind.plural()))?;
         tallies.insert(kind, tally);
     }
     let would_queue = match sink {
@@ -125,17 +126,6 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
     };
     summary(&client, &tallies, &would_queue, &args, context);
     Ok(ExitCode::SUCCESS)
-}
-
-fn selected(only: &[Kind]) -> Vec<Kind> {
-    let mut kinds = if only.is_empty() {
-        Kind::ALL.to_vec()
-    } else {
-        only.to_vec()
-    };
-    kinds.sort();
-    kinds.dedup();
-    kinds
 }
 
 /// `--since`: an RFC 3339 time, or a duration before now.
@@ -163,10 +153,10 @@ async fn backfill_kind(
     let mut tally = Tally::default();
     let mut lists = Listing::new(client, kind, since_ms.is_some());
     if let Sink::Queue(_, checkpoint) = sink {
-        match checkpoint.progress(kind) {
-            Progress::Done => return Ok(tally),
-            Progress::At(offset) => lists.skip_to(offset),
-            Progress::Start => {}
+        match checkpoint.position(kind) {
+            Position::Done => return Ok(tally),
+            Position::At(offset) => lists.skip_to(offset),
+            Position::Start => {}
         }
     }
     while let Some(page) = lists.next_page().await? {
@@ -184,7 +174,7 @@ async fn backfill_kind(
             if since_ms.is_some_and(|since| version < since) {
                 tally.older += 1;
                 // Users come newest first with --since: the rest are older still.
-                if kind == Kind::Users {
+                if kind == Kind::User {
                     lists.stop();
                     break;
                 }
@@ -218,12 +208,7 @@ async fn backfill_kind(
 /// The id the event is known by in the queue and in `processed_webhooks`: the same object
 /// at the same version always gets the same one.
 fn svix_id(kind: Kind, object: &Object, version: i64) -> String {
-    let object_type = match kind {
-        Kind::Users => "user",
-        Kind::Organizations => "organization",
-        Kind::Memberships => "organization_membership",
-    };
-    format!("backfill:{object_type}:{}:{version}", object.id)
+    format!("backfill:{}:{}:{version}", kind.name(), object.id)
 }
 
 fn entry(kind: Kind, object: &Object, version: i64) -> Entry {
@@ -281,7 +266,7 @@ pub(crate) fn progress_bar(kind: Kind) -> ProgressBar {
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
-    bar.set_prefix(kind.name());
+    bar.set_prefix(kind.plural());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
@@ -303,7 +288,7 @@ mod tests {
     #[test]
     fn the_envelope_carries_the_object_byte_for_byte_and_parses() {
         let data = r#"{ "object":"user", "id":"user_1", "first_name":"Zo\u00eb", "updated_at":1716883500000 }"#;
-        let body = object(data).envelope(Kind::Users.event_type(), 1_716_883_500_000);
+        let body = object(data).envelope(Kind::User.event_type(), 1_716_883_500_000);
         let text = String::from_utf8(body.clone()).unwrap();
         assert!(text.ends_with(&format!(r#""data":{data}}}"#)), "{text}");
         let event = clerk_sync_events::parse(&body, 0).unwrap();
@@ -319,11 +304,11 @@ mod tests {
     fn the_svix_id_is_the_object_and_its_version() {
         let object = object(r#"{"id":"user_1"}"#);
         assert_eq!(
-            svix_id(Kind::Users, &object, 1_716_883_500_000),
+            svix_id(Kind::User, &object, 1_716_883_500_000),
             "backfill:user:user_1:1716883500000"
         );
         assert!(
-            svix_id(Kind::Users, &object, 1).as_str() < "msg_2abc",
+            svix_id(Kind::User, &object, 1).as_str() < "msg_2abc",
             "live events win ties"
         );
     }

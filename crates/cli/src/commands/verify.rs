@@ -17,7 +17,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clerk_sync_db::Mirrored;
 
 use super::backfill::progress_bar;
 use crate::output;
@@ -43,7 +42,7 @@ pub struct Args {
         value_enum,
         value_delimiter = ','
     )]
-    only: Vec<Kind>,
+    only: Vec<crate::kinds::KindArg>,
 
     /// Print the result as JSON, for scripts.
     #[arg(long, env = "VERIFY_JSON")]
@@ -102,19 +101,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn check(args: &Args, client: &Client) -> anyhow::Result<BTreeMap<Kind, Drift>> {
-    let mut kinds = if args.only.is_empty() {
-        Kind::ALL.to_vec()
-    } else {
-        args.only.clone()
-    };
-    kinds.sort();
-    kinds.dedup();
+    let kinds = crate::kinds::selected(&args.only);
     let started_ms = output::now_ms() as i64;
     let mut clerk = BTreeMap::new();
     for &kind in &kinds {
         let objects = read_clerk(client, kind)
             .await
-            .with_context(|| format!("cannot list the {} in Clerk", kind.name()))?;
+            .with_context(|| format!("cannot list the {} in Clerk", kind.plural()))?;
         clerk.insert(kind, objects);
     }
     let mut database = read_database(&args.database, &kinds).await?;
@@ -193,17 +186,12 @@ async fn read_database(
         .with_context(|| format!("cannot connect to PostgreSQL at {where_}"))?;
     let mut out = BTreeMap::new();
     for &kind in kinds {
-        let table = match kind {
-            Kind::Users => Mirrored::Users,
-            Kind::Organizations => Mirrored::Organizations,
-            Kind::Memberships => Mirrored::Memberships,
-        };
-        let rows = clerk_sync_db::inventory(&conn, database.schema, table)
+        let rows = clerk_sync_db::inventory(&conn, database.schema, kind)
             .await
             .with_context(|| {
                 format!(
                     "cannot read the {} from PostgreSQL at {where_}",
-                    kind.name()
+                    kind.plural()
                 )
             })?
             .into_iter()

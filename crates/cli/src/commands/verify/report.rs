@@ -29,7 +29,7 @@ pub(super) fn as_json(drifts: &BTreeMap<Kind, Drift>, in_step: bool) -> Value {
                     "id": id, "clerk_updated_at": clerk, "database_updated_at": db,
                 })).collect::<Vec<_>>(),
             });
-            (kind.name().to_owned(), value)
+            (kind.plural().to_owned(), value)
         })
         .collect();
     json!({
@@ -50,7 +50,7 @@ pub(super) fn print_tables(drifts: &BTreeMap<Kind, Drift>, in_step: bool) {
     ]);
     for (kind, d) in drifts {
         counts.add_row(vec![
-            kind.name().to_owned(),
+            kind.plural().to_owned(),
             d.in_clerk.to_string(),
             d.in_database.to_string(),
             d.missing.len().to_string(),
@@ -72,7 +72,7 @@ pub(super) fn print_tables(drifts: &BTreeMap<Kind, Drift>, in_step: bool) {
     ]);
     let mut hidden = 0;
     for (kind, d) in drifts {
-        let name = kind.name();
+        let name = kind.plural();
         let missing = d.missing.iter().map(|(id, clerk, deleted)| {
             let what = if *deleted {
                 "missing (deleted here)"
