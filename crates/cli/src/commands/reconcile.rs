@@ -17,8 +17,7 @@ use clerk_sync_mirror::reconcile::Queued;
 use clerk_sync_mirror::reconcile::{Options, Reconciler, Report};
 use indicatif::ProgressBar;
 
-use super::backfill::progress_bar;
-use crate::output;
+use crate::output::{self, progress_bar};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{Args, Tally};
+use clerk_sync_mirror::backfill::Tally;
+
+use super::Args;
 use crate::output;
 use clerk_sync_clerk_api::{Client, Kind};
 

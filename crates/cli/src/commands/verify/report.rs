@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::Drift;
 use crate::output;
 use clerk_sync_clerk_api::Kind;
+use clerk_sync_mirror::verify::Drift;
 
 /// Drift lines the table shows; `--json` lists all.
 const TABLE_ROWS: usize = 50;
