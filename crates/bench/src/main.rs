@@ -9,6 +9,8 @@
 //! is; reads the processes' peak RSS; and measures the ceilings:
 //! `redis-benchmark` XADD of the same payload and `pgbench` running the worker's per-event
 //! SQL, one transaction per event. Prints the medians of the runs as a markdown table.
+//! Then, once, reconciles a million users against a stand-in for Clerk serving them
+//! generated (`--reconcile-users`), beside `verify` over the same data.
 
 // A report for people is this program's output.
 #![allow(clippy::print_stdout)]
@@ -18,7 +20,9 @@ mod ceilings;
 mod load;
 mod payload;
 mod phases;
+mod reconcile;
 mod report;
+mod standin;
 
 use std::time::Duration;
 
@@ -55,6 +59,9 @@ struct Args {
     /// phase is skipped with the reason.
     #[arg(long, default_value_t = 250)]
     worker_cpu: u64,
+    /// Users of the reconciliation run (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    reconcile_users: usize,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -79,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     cluster.shutdown();
     let budget = budget.as_ref().map(budget::CpuBudget::millicores);
     let _ = std::fs::remove_dir_all(&dir);
-    let (runs, memory) = outcome?;
+    let (runs, memory, reconciled) = outcome?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let settings = "receiver and workers with their defaults (release build, `LOG_FORMAT=json`, `RUST_LOG=info`, logs to a file); \
         Redis `appendonly yes`, `appendfsync everysec`; PostgreSQL defaults with `fsync=on`";
@@ -92,6 +99,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(memory) = memory {
         table.push_str(&report::memory(&memory));
     }
+    if let Some(reconciled) = reconciled {
+        table.push_str(&report::reconcile(&reconciled));
+    }
     println!("{table}");
     if let Some(path) = &args.out {
         std::fs::write(path, &table).with_context(|| format!("cannot write {}", path.display()))?;
@@ -103,7 +113,11 @@ async fn measure(
     cluster: &mut Cluster,
     args: &Args,
     mut budget: Option<&mut budget::CpuBudget>,
-) -> anyhow::Result<(Vec<Figures>, Option<phases::MemoryRun>)> {
+) -> anyhow::Result<(
+    Vec<Figures>,
+    Option<phases::MemoryRun>,
+    Option<reconcile::Figures>,
+)> {
     cluster.init_postgres()?;
     cluster.start_postgres(&["track_commit_timestamp=on"])?;
     cluster.start_redis().await?;
@@ -221,5 +235,11 @@ async fn measure(
     } else {
         None
     };
-    Ok((runs, memory))
+    let reconciled = if args.reconcile_users > 0 {
+        phases::reset(cluster, &db, &redis).await?;
+        Some(reconcile::measure(cluster, args.reconcile_users).await?)
+    } else {
+        None
+    };
+    Ok((runs, memory, reconciled))
 }

@@ -12,6 +12,7 @@
 mod commands;
 mod context;
 mod examples;
+mod kinds;
 mod output;
 
 use std::process::ExitCode;

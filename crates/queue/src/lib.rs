@@ -43,6 +43,7 @@ mod enqueue;
 mod entry;
 mod keys;
 mod pool;
+mod progress;
 mod retry_set;
 mod shared;
 mod stats;
@@ -55,6 +56,7 @@ pub use enqueue::{ENQUEUE_SCRIPT, EnqueueError, EnqueueOutcome, Enqueuer, Enqueu
 pub use entry::{Entry, EntryError, field};
 pub use keys::{CONSUMER_GROUP, Keys};
 pub use pool::{RedisPoolError, connect};
+pub use progress::{Position, Progress, ProgressError, Recorded};
 pub use retry_set::{Promoted, Promoter};
 pub use stats::{QueueStats, consumer_idle, queue_stats};
 
