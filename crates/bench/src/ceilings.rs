@@ -25,8 +25,7 @@ pub fn redis_xadd(
     Ok(rps)
 }
 
-/// Runs per second of the receiver's enqueue script, as the receiver calls it (a guard key
-/// per event, the six entry fields, no high-water mark), `clients` at a time: what Redis
+/// Runs per second of the receiver's enqueue script for one entry (a fresh id each call, the six entry fields, no high-water mark), `clients` at a time: what Redis
 /// alone makes of the atomic step the receiver cannot do without.
 pub fn redis_enqueue_script(
     cluster: &Cluster,
@@ -43,10 +42,12 @@ pub fn redis_enqueue_script(
         bail!("cannot load the enqueue script: {sha}");
     }
     let payload = "x".repeat(payload_len);
+    // One entry per call, as an idle receiver sends it: a group of one.
     #[rustfmt::skip]
     let args = [
-        "EVALSHA", &sha, "2", "{bench}:seen:__rand_int__", "{bench}:events", "86400", "0",
-        "svix_id", "msg_2bVgZ0p9fEPqvGYqUHQYNhlvz3R", "svix_timestamp", "1700000000",
+        "EVALSHA", &sha, "1", "{bench}:events", "86400", "0", "{bench}", "12",
+        "msg___rand_int__",
+        "svix_id", "msg___rand_int__", "svix_timestamp", "1700000000",
         "type", "user.updated", "payload", &payload, "received_at", "1700000000000",
         "attempt", "0",
     ];

@@ -122,6 +122,8 @@ pub struct Sent {
     pub id: String,
     pub due_ms: f64,
     pub status: u16,
+    /// From when it was due to its answer, µs.
+    pub answered_after_us: u64,
 }
 
 /// Sends `requests` at `rate` per second, spread over `connections`.
@@ -138,12 +140,13 @@ pub async fn open_loop(
         let mut connection = Connection::open(addr).await?;
         tasks.spawn(async move {
             let mut sent = Vec::new();
-            while let Some((request, due_ms)) = next_job(&queue).await {
+            while let Some((request, due_ms, due)) = next_job(&queue).await {
                 let status = connection.post(&request).await?;
                 sent.push(Sent {
                     id: request.id,
                     due_ms,
                     status,
+                    answered_after_us: due.elapsed().as_micros() as u64,
                 });
             }
             Ok::<_, anyhow::Error>(sent)
@@ -156,7 +159,7 @@ pub async fn open_loop(
         let due = gap * i as u32;
         tokio::time::sleep_until((start + due).into()).await;
         let due_ms = epoch_ms + due.as_secs_f64() * 1000.0;
-        jobs.send((request, due_ms))
+        jobs.send((request, due_ms, start + due))
             .await
             .context("the senders stopped")?;
     }
@@ -168,7 +171,7 @@ pub async fn open_loop(
     Ok(all)
 }
 
-type Job = (Signed, f64);
+type Job = (Signed, f64, Instant);
 type Queue = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Job>>>;
 
 fn async_channel(capacity: usize) -> (tokio::sync::mpsc::Sender<Job>, Queue) {

@@ -15,13 +15,16 @@
 // A report for people is this program's output.
 #![allow(clippy::print_stdout)]
 
+mod baseline;
 mod budget;
+mod capacity;
 mod ceilings;
 mod load;
 mod payload;
 mod phases;
 mod reconcile;
 mod report;
+mod sizing;
 mod standin;
 
 use std::time::Duration;
@@ -62,6 +65,18 @@ struct Args {
     /// Users of the reconciliation run (0 skips it).
     #[arg(long, default_value_t = 1_000_000)]
     reconcile_users: usize,
+    /// Events per second of the paced receiver-latency run.
+    #[arg(long, default_value_t = 1000)]
+    paced_rate: u32,
+    /// Seconds of the paced receiver-latency run.
+    #[arg(long, default_value_t = 15)]
+    paced_seconds: u64,
+    /// Events of the capacity phase's Redis figures (0 skips the capacity phase).
+    #[arg(long, default_value_t = 100_000)]
+    capacity_events: usize,
+    /// Events the workers apply before PostgreSQL's bytes per row are read.
+    #[arg(long, default_value_t = 20_000)]
+    capacity_pg_events: usize,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -86,7 +101,12 @@ async fn main() -> anyhow::Result<()> {
     cluster.shutdown();
     let budget = budget.as_ref().map(budget::CpuBudget::millicores);
     let _ = std::fs::remove_dir_all(&dir);
-    let (runs, memory, reconciled) = outcome?;
+    let Measured {
+        runs,
+        memory,
+        capacity,
+        reconciled,
+    } = outcome?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let settings = "receiver and workers with their defaults (release build, `LOG_FORMAT=json`, `RUST_LOG=info`, logs to a file); \
         Redis `appendonly yes`, `appendfsync everysec`; PostgreSQL defaults with `fsync=on`";
@@ -102,6 +122,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(reconciled) = reconciled {
         table.push_str(&report::reconcile(&reconciled));
     }
+    if let Some((capacity, replica_rate, replica)) = capacity {
+        table.push_str(&sizing::markdown(&capacity, replica_rate, &replica));
+    }
     println!("{table}");
     if let Some(path) = &args.out {
         std::fs::write(path, &table).with_context(|| format!("cannot write {}", path.display()))?;
@@ -109,15 +132,22 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The runs, the memory run and the capacity phase (with one replica's rate and what it was).
+/// What the phases measured, for the report.
+struct Measured {
+    runs: Vec<Figures>,
+    memory: Option<phases::MemoryRun>,
+    /// The capacity figures, the drain rate one replica sustains, and how it was measured.
+    capacity: Option<(capacity::Capacity, f64, String)>,
+    reconciled: Option<reconcile::Figures>,
+}
+
 async fn measure(
     cluster: &mut Cluster,
     args: &Args,
     mut budget: Option<&mut budget::CpuBudget>,
-) -> anyhow::Result<(
-    Vec<Figures>,
-    Option<phases::MemoryRun>,
-    Option<reconcile::Figures>,
-)> {
+) -> anyhow::Result<Measured> {
+    let budget_millicores = budget.as_deref().map(budget::CpuBudget::millicores);
     cluster.init_postgres()?;
     cluster.start_postgres(&["track_commit_timestamp=on"])?;
     cluster.start_redis().await?;
@@ -154,6 +184,22 @@ async fn measure(
         println!(
             "run {run}: receiver {:.0}/s, p99 {:.2} ms",
             f.receiver_rps, f.receiver_p99_ms
+        );
+        phases::reset(cluster, &db, &redis).await?;
+        let bare = baseline::bare_saturation(cluster, Duration::from_secs(args.window)).await?;
+        f.bare_rps = bare.accepted_per_sec;
+        println!(
+            "run {run}: bare actix-web + XADD {:.0}/s: receiver at {:.2} x",
+            f.bare_rps,
+            f.receiver_rps / f.bare_rps
+        );
+        phases::reset(cluster, &db, &redis).await?;
+        let paced = baseline::paced(cluster, args.paced_rate, args.paced_seconds).await?;
+        f.paced_p50_ms = paced.value_at_quantile(0.5) as f64 / 1000.0;
+        f.paced_p99_ms = paced.value_at_quantile(0.99) as f64 / 1000.0;
+        println!(
+            "run {run}: receiver at {}/s paced: p50 {:.2} ms, p99 {:.2} ms",
+            args.paced_rate, f.paced_p50_ms, f.paced_p99_ms
         );
 
         phases::reset(cluster, &db, &redis).await?;
@@ -235,11 +281,48 @@ async fn measure(
     } else {
         None
     };
+    let capacity = if args.capacity_events > 0 {
+        phases::reset(cluster, &db, &redis).await?;
+        let mut capacity = capacity::redis_bytes(&redis, args.capacity_events).await?;
+        phases::reset(cluster, &db, &redis).await?;
+        phases::drain(cluster, &db, &redis, args.capacity_pg_events, 1, None).await?;
+        capacity::postgres_bytes(&db, &mut capacity).await?;
+        println!(
+            "capacity: guard {:.0} B/event (one key per id: {:.0}), queued {:.0} B, dead letter {:.0} B; \
+             PostgreSQL user {:.0} B, processed_webhooks row {:.0} B, feed row {:.0} B",
+            capacity.guard,
+            capacity.guard_per_key,
+            capacity.queued,
+            capacity.dead_letter,
+            capacity.pg_user,
+            capacity.pg_processed,
+            capacity.pg_feed
+        );
+        let (rate, replica) = match (runs.is_empty(), budget_millicores) {
+            (false, Some(m)) => (
+                report::median(&runs, |f| f.drain_one_budget),
+                format!("one worker held to {m}m CPU, as measured in phase 3b"),
+            ),
+            (false, None) => (
+                report::median(&runs, |f| f.drain_one),
+                "one worker, no CPU limit, as measured in phase 3".to_owned(),
+            ),
+            (true, _) => (0.0, "not measured: no runs".to_owned()),
+        };
+        Some((capacity, rate, replica))
+    } else {
+        None
+    };
     let reconciled = if args.reconcile_users > 0 {
         phases::reset(cluster, &db, &redis).await?;
         Some(reconcile::measure(cluster, args.reconcile_users).await?)
     } else {
         None
     };
-    Ok((runs, memory, reconciled))
+    Ok(Measured {
+        runs,
+        memory,
+        capacity,
+        reconciled,
+    })
 }

@@ -25,7 +25,7 @@ fn secret() -> anyhow::Result<SigningSecret> {
 /// `count` signed requests with distinct ids; bodies are shared between requests of the
 /// same user (the receiver stores them byte for byte, whatever they hold), which keeps a
 /// long saturation run's memory to the ids and signatures.
-fn requests(count: usize, offset: usize) -> anyhow::Result<Vec<Signed>> {
+pub(crate) fn requests(count: usize, offset: usize) -> anyhow::Result<Vec<Signed>> {
     let secret = secret()?;
     let bodies: Vec<bytes::Bytes> = (0..USERS.min(count))
         .map(|u| user_updated(u, T0 + u as i64))

@@ -11,6 +11,9 @@ pub struct Figures {
     pub receiver_p99_ms: f64,
     pub receiver_p999_ms: f64,
     pub receiver_non_202: u64,
+    pub bare_rps: f64,
+    pub paced_p50_ms: f64,
+    pub paced_p99_ms: f64,
     pub e2e_p50_ms: f64,
     pub e2e_p99_ms: f64,
     pub drain_one: f64,
@@ -40,6 +43,11 @@ fn spread(runs: &[Figures], figure: impl Fn(&Figures) -> f64) -> (f64, f64, f64)
         values.first().copied().unwrap_or(0.0),
         values.last().copied().unwrap_or(0.0),
     )
+}
+
+/// The median of one figure over the runs.
+pub fn median(runs: &[Figures], figure: impl Fn(&Figures) -> f64) -> f64 {
+    spread(runs, figure).0
 }
 
 /// The markdown table, with the context a reader needs to reproduce it; `budget` is the
@@ -95,6 +103,34 @@ pub fn markdown(
         "ms",
         &|f| f.receiver_p999_ms,
         "",
+    );
+    row(
+        "1b",
+        "baseline: bare actix-web + one XADD per request, 64 connections (202/s)",
+        "/s",
+        &|f| f.bare_rps,
+        "",
+    );
+    row(
+        "1b",
+        "receiver ÷ bare baseline, same run",
+        "×",
+        &|f| f.receiver_rps / f.bare_rps,
+        "≥ 1.0",
+    );
+    row(
+        "1c",
+        "receiver latency p50, paced (see `--paced-rate`), no workers",
+        "ms",
+        &|f| f.paced_p50_ms,
+        "",
+    );
+    row(
+        "1c",
+        "receiver latency p99, paced",
+        "ms",
+        &|f| f.paced_p99_ms,
+        "< 5 ms",
     );
     row(
         "2",

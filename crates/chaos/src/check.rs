@@ -131,18 +131,15 @@ pub async fn check(
     check_erasure(&db, &mut v).await?;
     check_feed(&db, &processed, &mut v).await?;
     let forged_guards: u64 = {
-        let mut conn = redis.get().await?;
-        let keys: Vec<String> = clerk_sync_queue::redis::cmd("KEYS")
-            .arg(format!("{}*", keys.seen("")))
-            .query_async(&mut *conn)
-            .await?;
         let forged: BTreeSet<&str> = planned
             .iter()
             .filter(|e| e.kind == Kind::Forged)
             .map(|e| e.svix_id.as_str())
             .collect();
-        keys.iter()
-            .filter(|k| forged.iter().any(|f| k.ends_with(&format!(":{f}"))))
+        guarded_ids(redis, keys)
+            .await?
+            .iter()
+            .filter(|id| forged.contains(id.as_str()))
             .count() as u64
     };
     if forged_guards > 0 {
@@ -151,6 +148,24 @@ pub async fn check(
         ));
     }
     Ok(v)
+}
+
+/// Every svix-id the receiver's duplicate guard holds: the fields of its bucket hashes.
+async fn guarded_ids(redis: &clerk_sync_queue::Pool, keys: &Keys) -> anyhow::Result<Vec<String>> {
+    let mut conn = redis.get().await?;
+    let buckets: Vec<String> = clerk_sync_queue::redis::cmd("KEYS")
+        .arg(format!("{}:guard:*:h*", keys.tag()))
+        .query_async(&mut *conn)
+        .await?;
+    let mut ids = Vec::new();
+    for bucket in buckets {
+        let fields: Vec<String> = clerk_sync_queue::redis::cmd("HKEYS")
+            .arg(bucket)
+            .query_async(&mut *conn)
+            .await?;
+        ids.extend(fields);
+    }
+    Ok(ids)
 }
 
 async fn check_rows(

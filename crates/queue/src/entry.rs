@@ -58,8 +58,11 @@ pub enum EntryError {
 }
 
 impl Entry {
+    /// How many fields an entry of `{prefix}:events` has.
+    pub const FIELDS: usize = 6;
+
     /// The entry's fields in stream order, ready for XADD.
-    pub fn fields(&self) -> [(&'static str, Vec<u8>); 6] {
+    pub fn fields(&self) -> [(&'static str, Vec<u8>); Self::FIELDS] {
         [
             (field::SVIX_ID, self.svix_id.as_bytes().to_vec()),
             (

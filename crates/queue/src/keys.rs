@@ -32,9 +32,21 @@ impl Keys {
         format!("{}:retry", self.tag)
     }
 
-    /// `{prefix}:seen:<svix-id>`: the receiver's duplicate guard for one message.
+    /// `{prefix}`, the hash tag every key starts with.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// `{prefix}:seen:<svix-id>`: the duplicate guard of one message as receivers of earlier
+    /// versions wrote it (a string with a TTL). Still honoured until it expires.
     pub fn seen(&self, svix_id: &str) -> String {
         format!("{}:seen:{svix_id}", self.tag)
+    }
+
+    /// A pattern matching the duplicate guard's keys: `{prefix}:guard:<window>` counts a
+    /// window's ids, and the hashes `{prefix}:guard:<window>:h<hex>` hold them.
+    pub fn guard_pattern(&self) -> String {
+        format!("{}:guard:*", self.tag)
     }
 
     /// `{prefix}:reconcile`: a hash of the last reconciliation (when it started and ended,

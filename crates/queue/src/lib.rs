@@ -8,10 +8,16 @@
 //! | `{clerk}:events` | stream | events waiting to be applied; consumer group `workers` |
 //! | `{clerk}:retry` | sorted set | events waiting for their next attempt, scored by due ms |
 //! | `{clerk}:dlq` | stream | dead letters with `error`, `failed_at`, `attempts` |
-//! | `{clerk}:seen:<svix-id>` | string, TTL | the receiver's duplicate guard |
+//! | `{clerk}:guard:<window>` | hash, expiring | how many ids a window of the guard holds, at which levels |
+//! | `{clerk}:guard:<window>:h<hex>` | hash, expiring | the receiver's duplicate guard: svix-ids of one window whose SHA-1 starts with `<hex>` |
+//! | `{clerk}:seen:<svix-id>` | string, TTL | the guard as earlier versions wrote it, honoured until it expires |
 //!
-//! An event enters through [`Enqueuer::enqueue`], one Lua script that checks the guard,
-//! XADDs and only then sets the guard, so a failed XADD leaves no guard behind.
+//! An event enters through [`Enqueuer::enqueue`]: the events waiting at the same moment go
+//! in one Lua script (`enqueue.lua`) that checks the guard of each, XADDs the new ones and
+//! only then sets their guards, so a failed XADD leaves no guard behind. The guard keeps
+//! ids in small hashes, bucketed by time window and by the id's hash, each small enough for
+//! Redis's compact listpack encoding and dropped whole when its window has passed: a
+//! fraction of the memory of one key per id.
 //!
 //! Workers are [`Consumer`]s of the `workers` group, created at the stream's first entry so
 //! nothing queued before them is skipped. An entry stays in the group's pending list until
@@ -41,6 +47,7 @@ mod consumer;
 mod dead_letters;
 mod enqueue;
 mod entry;
+mod group;
 mod keys;
 mod pool;
 mod progress;

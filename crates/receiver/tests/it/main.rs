@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should stop there
 
 mod corpus;
+mod group_commit;
 mod helpers;
 mod hostile;
 mod process;

@@ -80,12 +80,15 @@ async fn a_failed_xadd_leaves_no_duplicate_guard_behind() {
         .unwrap();
     let delivery = Delivery::signed("msg_wrongtype", b"{}");
     assert_eq!(app.post(&delivery).await.status(), 503);
-    let guard: bool = clerk_sync_queue::redis::cmd("EXISTS")
-        .arg(app.keys.seen("msg_wrongtype"))
+    let guards: Vec<String> = clerk_sync_queue::redis::cmd("KEYS")
+        .arg(app.keys.guard_pattern())
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(!guard, "the guard must not outlive a failed XADD");
+    assert!(
+        guards.is_empty(),
+        "the guard must not outlive a failed XADD: {guards:?}"
+    );
 
     let _: () = clerk_sync_queue::redis::cmd("DEL")
         .arg(app.keys.events())
