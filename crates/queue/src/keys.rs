@@ -25,6 +25,17 @@ impl Keys {
         format!("{}:dlq", self.tag)
     }
 
+    /// `{prefix}:dlq:index`: a sorted set indexing the dead letters by group, type,
+    /// reason, svix_id and object id (see `scripts/dlq_index.lua`).
+    pub fn dlq_index(&self) -> String {
+        format!("{}:dlq:index", self.tag)
+    }
+
+    /// `{prefix}:dlq:groups`: a hash of `<type>\n<reason>` to that group's dead letters.
+    pub fn dlq_groups(&self) -> String {
+        format!("{}:dlq:groups", self.tag)
+    }
+
     /// `{prefix}:retry`: events waiting for their next attempt, scored by due time in ms.
     pub fn retry(&self) -> String {
         format!("{}:retry", self.tag)

@@ -8,6 +8,8 @@
 //! | `{clerk}:events` | stream | events waiting to be applied; consumer group `workers` |
 //! | `{clerk}:retry` | sorted set | events waiting for their next attempt, scored by due ms |
 //! | `{clerk}:dlq` | stream | dead letters with `error`, `failed_at`, `attempts` |
+//! | `{clerk}:dlq:index` | sorted set | the dead letters by group, type, reason, svix_id, object |
+//! | `{clerk}:dlq:groups` | hash | `<type>\n<reason>` to how many dead letters it holds |
 //! | `{clerk}:seen:<svix-id>` | string, TTL | the receiver's duplicate guard |
 //!
 //! An event enters through [`Enqueuer::enqueue`], one Lua script that checks the guard,
@@ -34,7 +36,10 @@
 //! entry claimed away (XAUTOCLAIM after `CLAIM_IDLE_MS`) is settled by its new owner alone.
 //! While a worker applies entries it refreshes their idle time (`keep.lua`, XCLAIM JUSTID on
 //! the entries still its own), so only a stalled or dead worker's entries are ever claimed.
-//! [`DeadLetters`] lists, replays and purges dead letters, each one atomically. Every field
+//! Every step that adds or removes a dead letter keeps its index entries and its group's
+//! count in the same script, so the console pages a group or finds an object's dead
+//! letters without reading the stream. [`DeadLetters`] lists, replays and purges dead
+//! letters, each one atomically. Every field
 //! is UTF-8 text (the payload is the body byte for byte) so `redis-cli` shows it as is.
 
 mod consumer;
@@ -48,7 +53,9 @@ mod shared;
 mod stats;
 
 pub use consumer::{Consumer, Delivery, QueueError, Settlement};
-pub use dead_letters::{DeadLetter, DeadLetters};
+pub use dead_letters::{
+    DeadLetter, DeadLetterFilter, DeadLetterGroup, DeadLetterPage, DeadLetters, reason,
+};
 /// A pool of Redis connections.
 pub use deadpool_redis::Pool;
 pub use enqueue::{ENQUEUE_SCRIPT, EnqueueError, EnqueueOutcome, Enqueuer, EnqueuerConfig};
