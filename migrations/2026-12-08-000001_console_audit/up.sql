@@ -15,3 +15,8 @@ CREATE TABLE console_audit (
     outcome   text NOT NULL DEFAULT 'done'
 );
 CREATE INDEX console_audit_at ON console_audit (at DESC, id DESC);
+
+-- One object's story in the console (`/objects/{id}`) reads its feed rows and its processed
+-- webhooks by object id: without these, each look would read the whole table.
+CREATE INDEX processed_webhooks_object_id_idx ON processed_webhooks (object_id, processed_at);
+CREATE INDEX sync_changes_object_id_idx ON sync_changes (object_id, id);

@@ -36,6 +36,12 @@ impl Keys {
         format!("{}:dlq:groups", self.tag)
     }
 
+    /// `{prefix}:dlq:recent`: the last hour's dead letters' ids, scored by the ms each was
+    /// dead-lettered at, for a per-minute count.
+    pub fn dlq_recent(&self) -> String {
+        format!("{}:dlq:recent", self.tag)
+    }
+
     /// `{prefix}:retry`: events waiting for their next attempt, scored by due time in ms.
     pub fn retry(&self) -> String {
         format!("{}:retry", self.tag)

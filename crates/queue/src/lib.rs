@@ -10,6 +10,7 @@
 //! | `{clerk}:dlq` | stream | dead letters with `error`, `failed_at`, `attempts` |
 //! | `{clerk}:dlq:index` | sorted set | the dead letters by group, type, reason, svix_id, object |
 //! | `{clerk}:dlq:groups` | hash | `<type>\n<reason>` to how many dead letters it holds |
+//! | `{clerk}:dlq:recent` | sorted set | the last hour's dead letters' ids, scored by ms |
 //! | `{clerk}:seen:<svix-id>` | string, TTL | the receiver's duplicate guard |
 //!
 //! An event enters through [`Enqueuer::enqueue`], one Lua script that checks the guard,

@@ -44,6 +44,7 @@ impl Promoter {
             .key(self.keys.dlq())
             .key(self.keys.dlq_index())
             .key(self.keys.dlq_groups())
+            .key(self.keys.dlq_recent())
             .arg(limit)
             .invoke_async(&mut *conn)
             .await?;

@@ -149,6 +149,19 @@ impl DeadLetters {
         Ok(groups)
     }
 
+    /// How many events were dead-lettered in each of the `minutes` whole minutes up to
+    /// `now_ms` (at most the last hour's, which `{prefix}:dlq:recent` keeps), oldest first.
+    pub async fn per_minute(&self, now_ms: u64, minutes: u64) -> Result<Vec<u64>, QueueError> {
+        let end = now_ms - now_ms % 60_000 + 60_000;
+        let mut pipe = redis::pipe();
+        for m in (1..=minutes.min(60)).rev() {
+            let from = end.saturating_sub(m * 60_000);
+            pipe.zcount(self.keys.dlq_recent(), from, format!("({}", from + 60_000));
+        }
+        let mut conn = self.pool.get().await?;
+        Ok(pipe.query_async(&mut *conn).await?)
+    }
+
     /// Up to `limit` dead letters matching `filter`, newest first, older than `before` when
     /// given. At most `budget` candidates are looked at, so a search in the error text costs
     /// a bounded read: the page then ends early and `next` says where to go on.

@@ -59,11 +59,16 @@ local function dlq_members(id, fields)
   return members, kind .. '\n' .. reason
 end
 
--- Indexes a dead letter just added.
-local function dlq_index_add(index, groups, id, fields)
+-- Indexes a dead letter just added, and counts it in `{p}:dlq:recent` (its id scored by
+-- the ms it was dead-lettered at, kept for an hour whatever becomes of it), which the
+-- console's per-minute chart reads.
+local function dlq_index_add(index, groups, recent, id, fields)
   local members, group = dlq_members(id, fields)
   for _, m in ipairs(members) do redis.call('ZADD', index, 0, m) end
   redis.call('HINCRBY', groups, group, 1)
+  local ms = tonumber(string.match(id, '^(%d+)'))
+  redis.call('ZADD', recent, ms, id)
+  redis.call('ZREMRANGEBYSCORE', recent, '-inf', ms - 3600000)
 end
 
 -- Forgets a dead letter about to be removed; `fields` as XRANGE read them.
