@@ -26,6 +26,7 @@ mod store;
 use std::net::TcpListener;
 
 pub use auth::{COOKIE, Identity, Role};
+pub use pages::routes;
 pub use settings::{ConsoleArgs, Tokens, parse_tokens};
 pub use state::{Console, ConsoleConfig};
 

@@ -120,6 +120,9 @@ impl DeadLetters {
                 .then_with(|| (&a.event_type, &a.reason).cmp(&(&b.event_type, &b.reason)))
         });
         groups.truncate(limit);
+        if groups.is_empty() {
+            return Ok(groups);
+        }
         let index = self.keys.dlq_index();
         let mut pipe = redis::pipe();
         for group in &groups {
@@ -316,7 +319,7 @@ impl DeadLetters {
     }
 
     /// The dead letters of `ids` that are still there, in the order given.
-    async fn fetch(&self, ids: &[String]) -> Result<Vec<DeadLetter>, QueueError> {
+    pub(super) async fn fetch(&self, ids: &[String]) -> Result<Vec<DeadLetter>, QueueError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
