@@ -27,6 +27,44 @@ pub struct Cost {
     pub peak_mib: f64,
     /// Its exit status.
     pub status: i32,
+    /// What it found, from its `--json`: objects out of step and repairs queued.
+    pub found: Found,
+}
+
+/// A run's findings, summed over the kinds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Found {
+    pub missing: u64,
+    pub stale: u64,
+    pub extra: u64,
+    pub queued: u64,
+}
+
+impl Found {
+    /// From `reconcile --json` (whole counts under `counts`) or `verify --json` (lists).
+    fn read(json: &serde_json::Value) -> Self {
+        let mut found = Self {
+            queued: json["queued"].as_u64().unwrap_or_default(),
+            ..Self::default()
+        };
+        let kinds: Vec<&serde_json::Value> = match &json["kinds"] {
+            serde_json::Value::Array(kinds) => kinds.iter().collect(),
+            serde_json::Value::Object(kinds) => kinds.values().collect(),
+            _ => Vec::new(),
+        };
+        for kind in kinds {
+            let count = |field: &str| {
+                kind["counts"][field]
+                    .as_u64()
+                    .or_else(|| kind[field].as_array().map(|a| a.len() as u64))
+                    .unwrap_or_default()
+            };
+            found.missing += count("missing");
+            found.stale += count("stale");
+            found.extra += count("extra");
+        }
+        found
+    }
 }
 
 /// Both commands over `users` users.
@@ -61,15 +99,21 @@ pub async fn measure(cluster: &Cluster, users: usize) -> anyhow::Result<Figures>
         ("REDIS_URL", &cluster.redis_url()),
         ("STREAM_PREFIX", "bench-reconcile"),
     ];
-    let reconcile = run(&env, &["reconcile", "--json", "--wait", "0"]).await?;
+    let out = |name: &str| cluster.dir.join(format!("{name}.json"));
+    let reconcile = run(
+        &env,
+        &["reconcile", "--json", "--wait", "0"],
+        out("reconcile"),
+    )
+    .await?;
     println!(
-        "reconcile: {users} users in {:.1} s, peak RSS {:.1} MiB (exit {})",
-        reconcile.seconds, reconcile.peak_mib, reconcile.status
+        "reconcile: {users} users in {:.1} s, peak RSS {:.1} MiB (exit {}), found {:?}",
+        reconcile.seconds, reconcile.peak_mib, reconcile.status, reconcile.found
     );
-    let verify = run(&env, &["verify", "--json"]).await?;
+    let verify = run(&env, &["verify", "--json"], out("verify")).await?;
     println!(
-        "verify: {users} users in {:.1} s, peak RSS {:.1} MiB (exit {})",
-        verify.seconds, verify.peak_mib, verify.status
+        "verify: {users} users in {:.1} s, peak RSS {:.1} MiB (exit {}), found {:?}",
+        verify.seconds, verify.peak_mib, verify.status, verify.found
     );
     anyhow::ensure!(
         reconcile.status == 1 || reconcile.status == 0,
@@ -124,16 +168,20 @@ async fn fill(db: &tokio_postgres::Client, users: usize) -> anyhow::Result<()> {
 
 /// Runs `clerk-sync args` with `env`, reading its peak RSS until it exits, on a thread of
 /// its own (the stand-in answers on this runtime meanwhile).
-async fn run(env: &[(&str, &str)], args: &[&str]) -> anyhow::Result<Cost> {
+async fn run(env: &[(&str, &str)], args: &[&str], out: std::path::PathBuf) -> anyhow::Result<Cost> {
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || run_blocking(&env, &args)).await?
+    tokio::task::spawn_blocking(move || run_blocking(&env, &args, &out)).await?
 }
 
-fn run_blocking(env: &[(String, String)], args: &[String]) -> anyhow::Result<Cost> {
+fn run_blocking(
+    env: &[(String, String)],
+    args: &[String],
+    out: &std::path::Path,
+) -> anyhow::Result<Cost> {
     let bin = std::env::current_exe()?
         .parent()
         .context("the bench binary has no directory")?
@@ -142,7 +190,7 @@ fn run_blocking(env: &[(String, String)], args: &[String]) -> anyhow::Result<Cos
     let mut child = Command::new(&bin)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
+        .stdout(Stdio::from(std::fs::File::create(out)?))
         .spawn()
         .with_context(|| format!("cannot start {}", bin.display()))?;
     let pid = child.id();
@@ -157,9 +205,12 @@ fn run_blocking(env: &[(String, String)], args: &[String]) -> anyhow::Result<Cos
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    let seconds = started.elapsed().as_secs_f64();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out)?).unwrap_or_default();
     Ok(Cost {
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         peak_mib: peak_kib as f64 / 1024.0,
         status: status.code().unwrap_or(-1),
+        found: Found::read(&json),
     })
 }

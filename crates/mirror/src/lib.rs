@@ -9,11 +9,13 @@
 //! - [`instance`]: the one Clerk instance the database mirrors, which every key is held to
 //!   before anything is read with it;
 //! - [`ClerkArgs`]: `CLERK_SECRET_KEY`, `CLERK_API_URL` and `CLERK_API_RATE`, declared once,
-//!   and the process's one budget of Backend API requests ([`Clerk`]).
+//!   and the process's one budget of Backend API requests ([`Clerk`]);
+//! - [`Kind`]: the one enum of the kinds Clerk lists and clerk-sync mirrors.
 //!
-//! All read Clerk through [`clerk_sync_clerk_api::Client`] and write through the same
-//! versioned apply path as every webhook, so nothing they do can overwrite a newer state or
-//! bring a deleted object back.
+//! All read Clerk through [`clerk_sync_clerk_api::Client`]; what they write goes through the
+//! same versioned apply path as every webhook (queued, or applied at once by [`ondemand`]),
+//! so nothing they do can overwrite a newer state or bring a deleted object back. Progress
+//! an interrupted run resumes from is the queue crate's `Progress`.
 
 pub mod backfill;
 pub mod instance;

@@ -81,13 +81,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(if in_step { 0 } else { 1 }))
         }
         Err(error) => {
-            let error = anyhow::Error::new(error);
-            match error.downcast_ref::<VerifyError>() {
-                Some(VerifyError::Connect(_) | VerifyError::Database { .. }) => {
-                    eprintln!("error: {error:#} (at {})", args.database.display())
+            // PostgreSQL's failures name where it was looked for, without the password.
+            let at = match &error {
+                VerifyError::Connect(_) | VerifyError::Database { .. } => {
+                    format!(" (at {})", args.database.display())
                 }
-                _ => eprintln!("error: {error:#}"),
-            }
+                VerifyError::Clerk { .. } => String::new(),
+            };
+            eprintln!("error: {:#}{at}", anyhow::Error::new(error));
             Ok(ExitCode::from(2))
         }
     }
