@@ -57,8 +57,12 @@
 //! 6. **If Clerk's Backend API lists it** and it should be backfilled and reconciled: its
 //!    variant in [`Kind`] and in `Kind::ALL`, and `const LISTED` on its type in the db
 //!    crate (`the_registry_holds_one_object_of_every_mirrored_kind` fails until it is
-//!    there); the compiler then names the Backend API's list (`clerk-api`), the database's
-//!    inventory, the drift's deletion event (`mirror`) and the CLI's `--only`.
+//!    there); the compiler then names the Backend API's list (`clerk-api`'s `Listing`), the
+//!    database's inventory (`crates/db/src/inventory.rs`), and in `crates/mirror` the
+//!    deletion event reconciliation queues, how it confirms one gone, and the on-demand
+//!    fetches; the CLI's `--only` (`crates/cli/src/kinds.rs`) fails
+//!    `every_kind_has_its_only_value_spelt_as_its_plural` until it names it, and the test
+//!    stand-in for Clerk (`crates/test-support`) must serve its list.
 
 mod access;
 pub mod billing;
