@@ -1,6 +1,7 @@
 //! How commands print: tables for people, JSON for scripts, ages as "3m 12s", progress
 //! bars on a terminal.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use clerk_sync_clerk_api::Kind;
@@ -48,8 +49,37 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// One progress bar per kind being read, each made when its kind first reports; all are
+/// cleared when the set is dropped, however the command ends.
+#[derive(Default)]
+pub struct KindBars(HashMap<Kind, ProgressBar>);
+
+impl KindBars {
+    /// The bar of `kind`, made on first use.
+    pub fn bar(&mut self, kind: Kind) -> &ProgressBar {
+        self.0.entry(kind).or_insert_with(|| progress_bar(kind))
+    }
+
+    /// `read` more of `kind` read, of `total` where the list said how many.
+    pub fn advance(&mut self, kind: Kind, read: usize, total: Option<u64>) {
+        let bar = self.bar(kind);
+        if let Some(total) = total {
+            bar.set_length(total);
+        }
+        bar.inc(read as u64);
+    }
+}
+
+impl Drop for KindBars {
+    fn drop(&mut self) {
+        for bar in self.0.values() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// A progress bar for reading the list of `kind`.
-pub fn progress_bar(kind: Kind) -> ProgressBar {
+fn progress_bar(kind: Kind) -> ProgressBar {
     // Drawn on standard error, and only when it is a terminal: scripts see the summary alone.
     let bar = ProgressBar::new(0);
     let style = ProgressStyle::with_template(

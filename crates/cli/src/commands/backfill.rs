@@ -2,17 +2,15 @@
 //! itself (what is queued, under which id, and how a run resumes) is
 //! `clerk_sync_mirror::backfill`.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use clerk_sync_clerk_api::{Kind, RetryPolicy};
+use clerk_sync_clerk_api::RetryPolicy;
 use clerk_sync_mirror::ClerkArgs;
 use clerk_sync_mirror::backfill::{Options, Sink, Step};
-use indicatif::ProgressBar;
 
-use crate::output::progress_bar;
+use crate::output::KindBars;
 
 /// `clerk-sync backfill`.
 #[derive(Debug, clap::Args)]
@@ -78,10 +76,10 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
             .with_context(|| format!("cannot reach Redis at {}", context.redis_display()))?;
         Sink::queue(pool, keys, args.resume).await?
     };
-    let mut bars: HashMap<Kind, ProgressBar> = HashMap::new();
+    let mut bars = KindBars::default();
     let tallies =
         clerk_sync_mirror::backfill::backfill(&client, &mut sink, &options, |kind, step| {
-            let bar = bars.entry(kind).or_insert_with(|| progress_bar(kind));
+            let bar = bars.bar(kind);
             match step {
                 Step::Total(total) => bar.set_length(total),
                 Step::Read => bar.inc(1),
@@ -93,9 +91,7 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
             }
         })
         .await;
-    for bar in bars.values() {
-        bar.finish_and_clear();
-    }
+    drop(bars);
     let tallies = tallies?;
     let would_queue = sink.finish().await?;
     summary(&client, &tallies, &would_queue, &args, context);

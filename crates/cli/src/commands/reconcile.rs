@@ -6,18 +6,16 @@
 //! Exit status: 0 when the database is level afterwards, 1 when drift remains (or, with
 //! `--dry-run`, when there is any), 2 when the check could not be made.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clerk_sync_clerk_api::{Kind, RetryPolicy};
+use clerk_sync_clerk_api::RetryPolicy;
 use clerk_sync_db::PoolConfig;
 use clerk_sync_mirror::ClerkArgs;
 use clerk_sync_mirror::reconcile::Queued;
 use clerk_sync_mirror::reconcile::{Options, Reconciler, Report};
-use indicatif::ProgressBar;
 
-use crate::output::{self, progress_bar};
+use crate::output::{self, KindBars};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -102,19 +100,13 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
             }
         }
     };
-    let mut bars: HashMap<Kind, ProgressBar> = HashMap::new();
+    let mut bars = KindBars::default();
     let outcome = reconciler
         .run(&options, |kind, read, total| {
-            let bar = bars.entry(kind).or_insert_with(|| progress_bar(kind));
-            if let Some(total) = total {
-                bar.set_length(total);
-            }
-            bar.inc(read as u64);
+            bars.advance(kind, read, total)
         })
         .await;
-    for bar in bars.values() {
-        bar.finish_and_clear();
-    }
+    drop(bars);
     let report = match outcome {
         Ok(report) => report,
         Err(error) => {

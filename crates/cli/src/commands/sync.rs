@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clerk_sync_clerk_api::RetryPolicy;
 use clerk_sync_db::{ApplyOptions, DeleteMode};
+use clerk_sync_events::Kind;
 use clerk_sync_mirror::ClerkArgs;
-use clerk_sync_mirror::ondemand::{ObjectKind, SyncError, Syncer};
+use clerk_sync_mirror::ondemand::{SyncError, Syncer};
 
 /// What to refresh.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -49,8 +50,8 @@ pub struct Args {
 /// when Clerk or PostgreSQL could not be reached.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let kind = match args.object {
-        Object::User => ObjectKind::User,
-        Object::Organization => ObjectKind::Organization,
+        Object::User => Kind::User,
+        Object::Organization => Kind::Organization,
     };
     if !kind.is_valid_id(&args.id) {
         eprintln!(

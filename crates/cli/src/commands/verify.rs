@@ -4,16 +4,14 @@
 //! Exit status, as `diff` has it: 0 in step, 1 drift, 2 when the check could not be made
 //! (a setting missing or refused, Clerk or PostgreSQL unreachable).
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clerk_sync_clerk_api::{Kind, RetryPolicy};
+use clerk_sync_clerk_api::RetryPolicy;
 use clerk_sync_mirror::ClerkArgs;
 use clerk_sync_mirror::verify::VerifyError;
-use indicatif::ProgressBar;
 
-use crate::output::{self, progress_bar};
+use crate::output::{self, KindBars};
 
 mod report;
 
@@ -52,23 +50,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .database
         .config("clerk-sync verify", Duration::from_secs(600));
     let kinds = crate::kinds::selected(&args.only);
-    let mut bars: HashMap<Kind, ProgressBar> = HashMap::new();
+    let mut bars = KindBars::default();
     let outcome = clerk_sync_mirror::verify::verify(
         &client,
         (&config, args.database.schema),
         &kinds,
-        |kind, read, total| {
-            let bar = bars.entry(kind).or_insert_with(|| progress_bar(kind));
-            if let Some(total) = total {
-                bar.set_length(total);
-            }
-            bar.inc(read as u64);
-        },
+        |kind, read, total| bars.advance(kind, read, total),
     )
     .await;
-    for bar in bars.values() {
-        bar.finish_and_clear();
-    }
+    drop(bars);
     // Exit 1 means drift, so a failure to check must not exit 1 as well.
     match outcome {
         Ok(drifts) => {

@@ -23,13 +23,11 @@ use std::time::Duration;
 
 use clerk_sync_clerk_api::{ApiError, Client, Object};
 use clerk_sync_db::{ApplyOptions, DbError, Pending, PgPool};
+use clerk_sync_events::Kind;
 use tokio::time::Instant;
 
 use crate::instance::{InstanceError, KeyGuard};
 use crate::metrics::BACKEND_CALLS_TOTAL;
-/// The objects served by id: those of the one enum of mirrored kinds whose
-/// [`Kind::fetched_by_id`](clerk_sync_events::Kind::fetched_by_id) holds.
-pub use clerk_sync_events::Kind as ObjectKind;
 use flight::{Flights, Interest};
 
 /// How long an id Clerk answered 404 for is answered 404 without asking again: long enough
@@ -126,8 +124,8 @@ pub struct Syncer {
     clerk: Client,
     guard: Arc<KeyGuard>,
     options: ApplyOptions,
-    flights: Flights<(Mode, ObjectKind, String), Result<Landed, SyncError>>,
-    not_found: Mutex<HashMap<(ObjectKind, String), Instant>>,
+    flights: Flights<(Mode, Kind, String), Result<Landed, SyncError>>,
+    not_found: Mutex<HashMap<(Kind, String), Instant>>,
 }
 
 impl Syncer {
@@ -154,7 +152,7 @@ impl Syncer {
     /// With a `deadline`, a fetch that cannot be made before it fails at once.
     pub async fn get(
         self: &Arc<Self>,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         deadline: Option<Instant>,
     ) -> Result<Option<serde_json::Value>, SyncError> {
@@ -173,7 +171,7 @@ impl Syncer {
     /// deletion event is on its way, or lost: `clerk-sync reconcile` repairs that).
     pub async fn refresh(
         self: &Arc<Self>,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         deadline: Option<Instant>,
     ) -> Result<Option<serde_json::Value>, SyncError> {
@@ -183,21 +181,15 @@ impl Syncer {
         }
     }
 
-    async fn read(
-        &self,
-        kind: ObjectKind,
-        id: &str,
-    ) -> Result<Option<serde_json::Value>, SyncError> {
+    async fn read(&self, kind: Kind, id: &str) -> Result<Option<serde_json::Value>, SyncError> {
         let conn = self.db.get().await.map_err(DbError::from)?;
         Ok(match kind {
-            ObjectKind::User => {
-                clerk_sync_db::read::user_profile(&conn, self.options.schema, id).await?
-            }
-            ObjectKind::Organization => {
+            Kind::User => clerk_sync_db::read::user_profile(&conn, self.options.schema, id).await?,
+            Kind::Organization => {
                 clerk_sync_db::read::organization_record(&conn, self.options.schema, id).await?
             }
             // Served with its organization, never alone.
-            ObjectKind::Membership => None,
+            Kind::Membership => None,
         })
     }
 
@@ -205,7 +197,7 @@ impl Syncer {
     async fn fly(
         self: &Arc<Self>,
         mode: Mode,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         deadline: Option<Instant>,
     ) -> Result<Landed, SyncError> {
@@ -224,7 +216,7 @@ impl Syncer {
     async fn land(
         &self,
         mode: Mode,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         deadline: Option<Instant>,
         interest: Arc<Interest>,
@@ -232,15 +224,15 @@ impl Syncer {
         {
             let conn = self.db.get().await.map_err(DbError::from)?;
             let deleted = match kind {
-                ObjectKind::User => {
+                Kind::User => {
                     clerk_sync_db::read::user_deleted(&conn, self.options.schema, id).await?
                 }
-                ObjectKind::Organization => {
+                Kind::Organization => {
                     clerk_sync_db::read::organization_deleted(&conn, self.options.schema, id)
                         .await?
                 }
                 // Clerk serves no membership by id: nothing to fetch.
-                ObjectKind::Membership => true,
+                Kind::Membership => true,
             };
             // A deletion is final: Clerk is not asked, and nothing is written.
             if deleted {
@@ -271,15 +263,15 @@ impl Syncer {
     /// `None` when Clerk has no such object.
     async fn fetch(
         &self,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         deadline: Option<Instant>,
     ) -> Result<Option<Vec<(String, Vec<u8>)>>, SyncError> {
         self.guard.check(deadline).await?;
         let object = match kind {
-            ObjectKind::User => self.call(self.clerk.user(id, deadline)).await?,
-            ObjectKind::Organization => self.call(self.clerk.organization(id, deadline)).await?,
-            ObjectKind::Membership => None,
+            Kind::User => self.call(self.clerk.user(id, deadline)).await?,
+            Kind::Organization => self.call(self.clerk.organization(id, deadline)).await?,
+            Kind::Membership => None,
         };
         let Some(object) = object else {
             return Ok(None);
@@ -294,7 +286,7 @@ impl Syncer {
             return Err(SyncError::Failed);
         }
         let mut events = vec![fetched(kind.name(), kind.event_type(), &object)];
-        if kind == ObjectKind::Organization {
+        if kind == Kind::Organization {
             let Some(members) = self.call(self.clerk.memberships_of(id, deadline)).await? else {
                 return Ok(None);
             };
@@ -311,7 +303,7 @@ impl Syncer {
 
     async fn apply(
         &self,
-        kind: ObjectKind,
+        kind: Kind,
         id: &str,
         events: &[(String, Vec<u8>)],
     ) -> Result<(), SyncError> {
@@ -371,7 +363,7 @@ impl Syncer {
         })
     }
 
-    fn recently_not_found(&self, kind: ObjectKind, id: &str) -> bool {
+    fn recently_not_found(&self, kind: Kind, id: &str) -> bool {
         let mut cache = self.not_found.lock().unwrap_or_else(|e| e.into_inner());
         let key = (kind, id.to_owned());
         match cache.get(&key) {
@@ -384,7 +376,7 @@ impl Syncer {
         }
     }
 
-    fn remember_not_found(&self, kind: ObjectKind, id: &str) {
+    fn remember_not_found(&self, kind: Kind, id: &str) {
         let mut cache = self.not_found.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if cache.len() >= NOT_FOUND_CAPACITY {

@@ -26,7 +26,8 @@ use actix_web::dev::Server;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use clerk_sync_mirror::ondemand::{ObjectKind, Syncer};
+use clerk_sync_events::Kind;
+use clerk_sync_mirror::ondemand::Syncer;
 use clerk_sync_runtime::http::Limits;
 use tokio::time::Instant;
 
@@ -46,7 +47,7 @@ pub(crate) struct ApiState {
 /// metrics count it by.
 #[derive(Clone, Copy)]
 struct Route {
-    kind: ObjectKind,
+    kind: Kind,
     refresh: bool,
     template: &'static str,
 }
@@ -54,22 +55,22 @@ struct Route {
 /// The routes, in the order `API_ROUTES` lists their templates.
 const ROUTES: [Route; 4] = [
     Route {
-        kind: ObjectKind::User,
+        kind: Kind::User,
         refresh: false,
         template: "/v1/users/{id}",
     },
     Route {
-        kind: ObjectKind::User,
+        kind: Kind::User,
         refresh: true,
         template: "/v1/sync/users/{id}",
     },
     Route {
-        kind: ObjectKind::Organization,
+        kind: Kind::Organization,
         refresh: false,
         template: "/v1/organizations/{id}",
     },
     Route {
-        kind: ObjectKind::Organization,
+        kind: Kind::Organization,
         refresh: true,
         template: "/v1/sync/organizations/{id}",
     },
