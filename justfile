@@ -7,6 +7,9 @@ export DATABASE_URL := env_var_or_default("DATABASE_URL", "postgres://postgres:p
 # list has nothing unused and nothing declared twice).
 workspace_deps_check := "import glob, sys, tomllib; bad = [f'{f}: {name}' for f in sorted(glob.glob('crates/*/Cargo.toml')) for section in ('dependencies', 'dev-dependencies', 'build-dependencies') for name, spec in tomllib.load(open(f, 'rb')).get(section, {}).items() if not (isinstance(spec, dict) and spec.get('workspace'))]; print(*(f'not through [workspace.dependencies]: {b}' for b in bad), sep=chr(10), file=sys.stderr); sys.exit(1 if bad else 0)"
 
+# A source file that does not open with a `//!` line saying what it is for.
+module_docs_check := "import glob, sys; bad = [f for f in sorted(glob.glob('crates/*/**/*.rs', recursive=True)) if '/target/' not in f and not open(f).read().lstrip().startswith('//!')]; print(*(f'no //! line saying what it is for: {b}' for b in bad), sep=chr(10), file=sys.stderr); sys.exit(1 if bad else 0)"
+
 # List the recipes.
 default:
     @just --list
@@ -15,11 +18,13 @@ default:
 fmt:
     cargo fmt --all
 
-# Formatting and clippy, warnings as errors; every dependency through the workspace's list.
+# Formatting and clippy, warnings as errors; every dependency through the workspace's list;
+# every module says what it is for.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     python3 -c '{{ workspace_deps_check }}'
+    python3 -c '{{ module_docs_check }}'
 
 # Make sure Redis and Postgres answer, starting them with Docker when it is there.
 services:

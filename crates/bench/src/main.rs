@@ -9,6 +9,8 @@
 //! is; reads the processes' peak RSS; and measures the ceilings:
 //! `redis-benchmark` XADD of the same payload and `pgbench` running the worker's per-event
 //! SQL, one transaction per event. Prints the medians of the runs as a markdown table.
+//! Then, once, reconciles a million users against a stand-in for Clerk serving them
+//! generated (`--reconcile-users`), beside `verify` over the same data.
 
 // A report for people is this program's output.
 #![allow(clippy::print_stdout)]
@@ -20,8 +22,10 @@ mod ceilings;
 mod load;
 mod payload;
 mod phases;
+mod reconcile;
 mod report;
 mod sizing;
+mod standin;
 
 use std::time::Duration;
 
@@ -62,6 +66,9 @@ struct Args {
     /// per accepted event, to see what that line costs.
     #[arg(long, default_value = "info")]
     receiver_log: String,
+    /// Users of the reconciliation run (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    reconcile_users: usize,
     /// Events per second of the paced receiver-latency run.
     #[arg(long, default_value_t = 1000)]
     paced_rate: u32,
@@ -98,7 +105,12 @@ async fn main() -> anyhow::Result<()> {
     cluster.shutdown();
     let budget = budget.as_ref().map(budget::CpuBudget::millicores);
     let _ = std::fs::remove_dir_all(&dir);
-    let (runs, memory, capacity) = outcome?;
+    let Measured {
+        runs,
+        memory,
+        capacity,
+        reconciled,
+    } = outcome?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let settings = "receiver and workers with their defaults (release build, `LOG_FORMAT=json`, `RUST_LOG=info`, logs to a file); \
         Redis `appendonly yes`, `appendfsync everysec`; PostgreSQL defaults with `fsync=on`";
@@ -111,6 +123,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(memory) = memory {
         table.push_str(&report::memory(&memory));
     }
+    if let Some(reconciled) = reconciled {
+        table.push_str(&report::reconcile(&reconciled));
+    }
     if let Some((capacity, replica_rate, replica)) = capacity {
         table.push_str(&sizing::markdown(&capacity, replica_rate, &replica));
     }
@@ -122,11 +137,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// The runs, the memory run and the capacity phase (with one replica's rate and what it was).
-type Measured = (
-    Vec<Figures>,
-    Option<phases::MemoryRun>,
-    Option<(capacity::Capacity, f64, String)>,
-);
+/// What the phases measured, for the report.
+struct Measured {
+    runs: Vec<Figures>,
+    memory: Option<phases::MemoryRun>,
+    /// The capacity figures, the drain rate one replica sustains, and how it was measured.
+    capacity: Option<(capacity::Capacity, f64, String)>,
+    reconciled: Option<reconcile::Figures>,
+}
 
 async fn measure(
     cluster: &mut Cluster,
@@ -303,5 +321,16 @@ async fn measure(
     } else {
         None
     };
-    Ok((runs, memory, capacity))
+    let reconciled = if args.reconcile_users > 0 {
+        phases::reset(cluster, &db, &redis).await?;
+        Some(reconcile::measure(cluster, args.reconcile_users).await?)
+    } else {
+        None
+    };
+    Ok(Measured {
+        runs,
+        memory,
+        capacity,
+        reconciled,
+    })
 }

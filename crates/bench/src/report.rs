@@ -308,6 +308,31 @@ pub fn memory(run: &crate::phases::MemoryRun) -> String {
     )
 }
 
+/// The reconciliation run, as a markdown section.
+pub fn reconcile(r: &crate::reconcile::Figures) -> String {
+    format!(
+        "\n### Reconciliation of {users} users\n\n\
+         | command | time | peak RSS (VmHWM) | exit | missing | stale | extra | queued |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n\
+         | `clerk-sync reconcile --json --wait 0` | {:.1} s | {:.1} MiB | {} | {} | {} | {} | {} |\n\
+         | `clerk-sync verify --json` | {:.1} s | {:.1} MiB | {} | {} | {} | {} | |\n",
+        r.reconcile.seconds,
+        r.reconcile.peak_mib,
+        r.reconcile.status,
+        r.reconcile.found.missing,
+        r.reconcile.found.stale,
+        r.reconcile.found.extra,
+        r.reconcile.found.queued,
+        r.verify.seconds,
+        r.verify.peak_mib,
+        r.verify.status,
+        r.verify.found.missing,
+        r.verify.found.stale,
+        r.verify.found.extra,
+        users = r.users,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -213,7 +213,7 @@ impl Client {
 
     /// `CLERK_API_URL` without credentials or path, for messages.
     pub fn base_display(&self) -> String {
-        clerk_sync_runtime::redact_url(self.base.as_str())
+        clerk_sync_runtime::ServiceUrl::new(self.base.as_str()).to_string()
     }
 
     /// GETs `path` (relative to `/v1/`) with `query`, riding out 429s, 5xx and lost

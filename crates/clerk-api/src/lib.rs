@@ -42,9 +42,10 @@ mod list;
 use std::fmt;
 
 pub use budget::{Budget, MAX_WAITING, Retries, Spent};
+pub use clerk_sync_events::Kind;
 pub use fetch::{Instance, is_instance_id};
 pub use http::{ApiError, Client, RESOURCE_NOT_FOUND, RetryPolicy};
-pub use list::{Kind, Listing, MembershipPager, Object, PAGE_SIZE, Page, Pager};
+pub use list::{Listing, MembershipPager, Object, PAGE_SIZE, Page, Pager};
 
 /// Clerk's Backend API when `CLERK_API_URL` is unset.
 pub const DEFAULT_API_URL: &str = "https://api.clerk.com";

@@ -7,44 +7,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
+use clerk_sync_events::Kind;
+
 use super::{ApiError, Client};
 
 /// Objects per request: the most Clerk's `limit` allows.
 pub const PAGE_SIZE: u64 = 500;
-
-/// The kinds of object clerk-sync mirrors from the Backend API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Kind {
-    /// `GET /v1/users`.
-    Users,
-    /// `GET /v1/organizations`.
-    Organizations,
-    /// `GET /v1/organization_memberships`, or per organization.
-    Memberships,
-}
-
-impl Kind {
-    /// Every kind, in the order they are read.
-    pub const ALL: [Kind; 3] = [Kind::Users, Kind::Organizations, Kind::Memberships];
-
-    /// The plural, as `--only` spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Users => "users",
-            Kind::Organizations => "organizations",
-            Kind::Memberships => "memberships",
-        }
-    }
-
-    /// The webhook event that carries an object of this kind whole.
-    pub fn event_type(self) -> &'static str {
-        match self {
-            Kind::Users => "user.updated",
-            Kind::Organizations => "organization.updated",
-            Kind::Memberships => "organizationMembership.updated",
-        }
-    }
-}
 
 /// One object, as Clerk returned it.
 #[derive(Debug)]
@@ -382,7 +350,7 @@ impl<'a> Listing<'a> {
     /// cannot be ordered by `updated_at`, and always come oldest-created first.
     pub fn new(client: &'a Client, kind: Kind, newest_first: bool) -> Self {
         match kind {
-            Kind::Users => Self::Plain(Pager::users(
+            Kind::User => Self::Plain(Pager::users(
                 client,
                 if newest_first {
                     "-updated_at"
@@ -390,8 +358,8 @@ impl<'a> Listing<'a> {
                     "+created_at"
                 },
             )),
-            Kind::Organizations => Self::Plain(Pager::organizations(client)),
-            Kind::Memberships => Self::Memberships(MembershipPager::new(client)),
+            Kind::Organization => Self::Plain(Pager::organizations(client)),
+            Kind::Membership => Self::Memberships(MembershipPager::new(client)),
         }
     }
 

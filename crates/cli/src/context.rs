@@ -1,3 +1,6 @@
+//! Where every verb finds Redis, PostgreSQL and Clerk, and the checks a verb makes before it
+//! may write.
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +11,7 @@ use clerk_sync_db::{PgPool, PoolConfig, Schema};
 use clerk_sync_mirror::Clerk;
 use clerk_sync_mirror::instance::{InstanceError, KeyGuard};
 use clerk_sync_queue::{Keys, Pool};
-use clerk_sync_runtime::CommonArgs;
+use clerk_sync_runtime::{CommonArgs, ServiceUrl};
 
 /// What every Redis-facing command shares: where the queue is, under which prefix.
 #[derive(Debug, Clone)]
@@ -30,7 +33,7 @@ impl Context {
     /// A small pool to Redis, with every wait bounded.
     pub fn redis(&self) -> anyhow::Result<Pool> {
         clerk_sync_queue::connect(
-            &self.common.redis_url,
+            self.common.redis_url.expose(),
             4,
             Duration::from_secs(5),
             Duration::from_secs(10),
@@ -40,7 +43,7 @@ impl Context {
 
     /// REDIS_URL without credentials, for messages.
     pub fn redis_display(&self) -> String {
-        clerk_sync_runtime::redact_url(&self.common.redis_url)
+        self.common.redis_url.to_string()
     }
 }
 
@@ -56,9 +59,9 @@ pub struct DatabaseArgs {
         default_value = clerk_sync_runtime::DEFAULT_DATABASE_URL,
         hide_env_values = true,
         hide_default_value = true,
-        value_parser = clerk_sync_db::parse_database_url
+        value_parser = |url: &str| clerk_sync_db::parse_database_url(url).map(ServiceUrl::new)
     )]
-    pub url: String,
+    pub url: ServiceUrl,
 
     /// The schema that holds everything clerk-sync creates in the database.
     #[arg(
@@ -76,7 +79,7 @@ impl DatabaseArgs {
     /// (zero: none); nothing waits on locks forever.
     pub fn config(&self, application_name: &str, statement_timeout: Duration) -> PoolConfig {
         PoolConfig {
-            url: self.url.clone(),
+            url: self.url.expose().to_owned(),
             max_size: 2,
             statement_timeout,
             lock_timeout: Duration::from_secs(10),
@@ -98,7 +101,7 @@ impl DatabaseArgs {
 
     /// DATABASE_URL without credentials, for messages.
     pub fn display(&self) -> String {
-        clerk_sync_runtime::redact_url(&self.url)
+        self.url.to_string()
     }
 }
 

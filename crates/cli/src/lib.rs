@@ -12,6 +12,7 @@
 mod commands;
 mod context;
 mod examples;
+mod kinds;
 mod output;
 
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ pub enum Command {
     Instance(commands::instance::Args),
     /// Let an application's database role read clerk-sync's schema, and write nothing.
     GrantRead(commands::grant_read::Args),
+    /// Serve the operator console (CONSOLE_BIND, 127.0.0.1:8082 unless set).
+    Console(commands::console::Args),
 }
 
 /// Runs one command and returns the process's exit status.
@@ -76,5 +79,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile(args) => commands::reconcile::run(&context, args).await,
         Command::Instance(args) => commands::instance::run(args).await,
         Command::GrantRead(args) => commands::grant_read::run(args).await,
+        Command::Console(args) => commands::console::run(&context, args).await,
     }
 }

@@ -1,9 +1,12 @@
-//! How commands print: tables for people, JSON for scripts, ages as "3m 12s".
+//! How commands print: tables for people, JSON for scripts, ages as "3m 12s", progress
+//! bars on a terminal.
 
 use std::time::Duration;
 
+use clerk_sync_clerk_api::Kind;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
+use indicatif::{ProgressBar, ProgressStyle};
 
 /// A table with a header row, sized to the terminal.
 pub fn table(header: &[&str]) -> Table {
@@ -43,6 +46,20 @@ pub fn clip(text: &str, max: usize) -> String {
         let cut: String = text.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
     }
+}
+
+/// A progress bar for reading the list of `kind`.
+pub fn progress_bar(kind: Kind) -> ProgressBar {
+    // Drawn on standard error, and only when it is a terminal: scripts see the summary alone.
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template(
+        "{spinner} {prefix:<13} {pos:>7}/{len:7} [{bar:30}] {per_sec:>10} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(kind.plural());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
 }
 
 /// Prints a value as pretty JSON.

@@ -40,8 +40,8 @@ pub use feed::{
 };
 pub use grants::grant_read;
 pub use instance::{PinnedInstance, pin_instance, pinned_instance, repin_instance};
-pub use inventory::{Held, Mirrored, inventory};
+pub use inventory::{Held, held_of, inventory, live_count, live_not_in};
 pub use migrate::{MIGRATIONS, build_legacy_layout, migration_status, run_migrations};
 pub use pool::{PgConn, PgPool, PoolConfig, build_pool, connect, parse_database_url, ping};
-pub use processed::is_processed;
+pub use processed::{count_processed, is_processed};
 pub use schema::{DEFAULT_SCHEMA, Lock, Schema};

@@ -17,8 +17,8 @@ pub type PgPool = Pool<AsyncPgConnection>;
 /// One connection out of [`PgPool`].
 pub type PgConn = Object<AsyncPgConnection>;
 
-/// How pooled connections are made.
-#[derive(Debug, Clone)]
+/// How pooled connections are made. Its `Debug` leaves the URL out: it may hold a password.
+#[derive(Clone)]
 pub struct PoolConfig {
     /// `postgres://…`; `?sslmode=require` for TLS with a verified certificate, anything
     /// else for none.
@@ -38,6 +38,22 @@ pub struct PoolConfig {
     pub application_name: String,
     /// Bound on connecting and on waiting for a free connection.
     pub connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for PoolConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolConfig")
+            .field("max_size", &self.max_size)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("lock_timeout", &self.lock_timeout)
+            .field(
+                "idle_in_transaction_timeout",
+                &self.idle_in_transaction_timeout,
+            )
+            .field("application_name", &self.application_name)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checks a `DATABASE_URL` as the pool will read it, for a settings parser: a malformed URL

@@ -69,3 +69,25 @@ pub async fn is_processed(
     .await?;
     Ok(found)
 }
+
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+/// How many of `svix_ids` are recorded as processed: a waiter's check of a batch of ids it
+/// queued, in one statement.
+pub async fn count_processed(
+    mut conn: &AsyncPgConnection,
+    schema: Schema,
+    svix_ids: &[String],
+) -> Result<usize, DbError> {
+    let Counted { count } = diesel::sql_query(schema.render(
+        "SELECT count(*) AS count FROM @schema.processed_webhooks WHERE svix_id = ANY($1)",
+    ))
+    .bind::<diesel::sql_types::Array<Text>, _>(svix_ids)
+    .get_result(&mut conn)
+    .await?;
+    Ok(usize::try_from(count).unwrap_or_default())
+}

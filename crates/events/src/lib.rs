@@ -55,15 +55,21 @@
 //!    does" and the change feed's object types name it; its erasure paragraph, for
 //!    personal data, is by hand.
 //! 6. **If Clerk's Backend API lists it** and it should be backfilled and reconciled: its
-//!    variant in the enum of mirrored kinds, whose test fails until it is in the list of
-//!    every kind; the compiler then names backfill, `verify`, reconcile and the drift
-//!    metrics.
+//!    variant in [`Kind`] and in `Kind::ALL`, and `const LISTED` on its type in the db
+//!    crate (`the_registry_holds_one_object_of_every_mirrored_kind` fails until it is
+//!    there); the compiler then names the Backend API's list (`clerk-api`'s `Listing`), the
+//!    database's inventory (`crates/db/src/inventory.rs`), and in `crates/mirror` the
+//!    deletion event reconciliation queues, how it confirms one gone, and the on-demand
+//!    fetches; the CLI's `--only` (`crates/cli/src/kinds.rs`) fails
+//!    `every_kind_has_its_only_value_spelt_as_its_plural` until it names it, and the test
+//!    stand-in for Clerk (`crates/test-support`) must serve its list.
 
 mod access;
 pub mod billing;
 mod envelope;
 mod error;
 mod head;
+mod kind;
 mod message;
 mod organization;
 mod scan;
@@ -77,6 +83,7 @@ pub use billing::{PaymentAttempt, Subscription, SubscriptionItem};
 pub use envelope::{EXAMPLE_INSTANCE_IDS, Event, EventData, HttpRequest, Subject, parse};
 pub use error::ParseError;
 pub use head::ClerkObject;
+pub use kind::Kind;
 pub use message::{Channel, Message, WaitlistEntry};
 pub use organization::{Domain, Invitation, MemberUser, Membership, Organization};
 pub use session::Session;

@@ -1,3 +1,6 @@
+//! A worker's side of the stream: read as a group member, claim what others abandoned, settle
+//! each entry.
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -84,7 +87,10 @@ impl Consumer {
             timeout: DEFAULT_TIMEOUT,
             shared: Shared::new(pool.clone(), SHARED_CONNECTIONS),
             readers: Readers::new(pool),
-            settle: Script::new(include_str!("scripts/settle.lua")),
+            settle: Script::new(concat!(
+                include_str!("scripts/dlq_index.lua"),
+                include_str!("scripts/settle.lua")
+            )),
             keep: Script::new(include_str!("scripts/keep.lua")),
         }
     }

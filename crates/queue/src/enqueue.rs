@@ -1,3 +1,6 @@
+//! The receiver's one write: guard the `svix-id` and add the entry in one atomic step, within
+//! bounds.
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 

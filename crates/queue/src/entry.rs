@@ -1,3 +1,6 @@
+//! An event as it travels through the stream, the retry set and the dead letters, field by
+//! field.
+
 use std::collections::HashMap;
 
 /// Field names of a stream entry, as `redis-cli` shows them.

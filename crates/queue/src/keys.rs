@@ -1,3 +1,5 @@
+//! Every Redis key clerk-sync uses, built from the prefix in one place under one hash tag.
+
 /// The consumer group every worker joins.
 pub const CONSUMER_GROUP: &str = "workers";
 
@@ -23,6 +25,23 @@ impl Keys {
     /// `{prefix}:dlq`: the dead-letter stream.
     pub fn dlq(&self) -> String {
         format!("{}:dlq", self.tag)
+    }
+
+    /// `{prefix}:dlq:index`: a sorted set indexing the dead letters by group, type,
+    /// reason, svix_id and object id (see `scripts/dlq_index.lua`).
+    pub fn dlq_index(&self) -> String {
+        format!("{}:dlq:index", self.tag)
+    }
+
+    /// `{prefix}:dlq:groups`: a hash of `<type>\n<reason>` to that group's dead letters.
+    pub fn dlq_groups(&self) -> String {
+        format!("{}:dlq:groups", self.tag)
+    }
+
+    /// `{prefix}:dlq:recent`: the last hour's dead letters' ids, scored by the ms each was
+    /// dead-lettered at, for a per-minute count.
+    pub fn dlq_recent(&self) -> String {
+        format!("{}:dlq:recent", self.tag)
     }
 
     /// `{prefix}:retry`: events waiting for their next attempt, scored by due time in ms.

@@ -11,6 +11,9 @@
 //! | `{clerk}:guard:<window>` | hash, expiring | how many ids a window of the guard holds, at which levels |
 //! | `{clerk}:guard:<window>:h<hex>` | hash, expiring | the receiver's duplicate guard: svix-ids of one window whose SHA-1 starts with `<hex>` |
 //! | `{clerk}:seen:<svix-id>` | string, TTL | the guard as earlier versions wrote it, honoured until it expires |
+//! | `{clerk}:dlq:index` | sorted set | the dead letters by group, type, reason, svix_id, object |
+//! | `{clerk}:dlq:groups` | hash | `<type>\n<reason>` to how many dead letters it holds |
+//! | `{clerk}:dlq:recent` | sorted set | the last hour's dead letters' ids, scored by ms |
 //!
 //! An event enters through [`Enqueuer::enqueue`]: the events waiting at the same moment go
 //! in one Lua script (`enqueue.lua`) that checks the guard of each, XADDs the new ones and
@@ -40,7 +43,10 @@
 //! entry claimed away (XAUTOCLAIM after `CLAIM_IDLE_MS`) is settled by its new owner alone.
 //! While a worker applies entries it refreshes their idle time (`keep.lua`, XCLAIM JUSTID on
 //! the entries still its own), so only a stalled or dead worker's entries are ever claimed.
-//! [`DeadLetters`] lists, replays and purges dead letters, each one atomically. Every field
+//! Every step that adds or removes a dead letter keeps its index entries and its group's
+//! count in the same script, so the console pages a group or finds an object's dead
+//! letters without reading the stream. [`DeadLetters`] lists, replays and purges dead
+//! letters, each one atomically. Every field
 //! is UTF-8 text (the payload is the body byte for byte) so `redis-cli` shows it as is.
 
 mod consumer;
@@ -50,18 +56,22 @@ mod entry;
 mod group;
 mod keys;
 mod pool;
+mod progress;
 mod retry_set;
 mod shared;
 mod stats;
 
 pub use consumer::{Consumer, Delivery, QueueError, Settlement};
-pub use dead_letters::{DeadLetter, DeadLetters};
+pub use dead_letters::{
+    DeadLetter, DeadLetterFilter, DeadLetterGroup, DeadLetterPage, DeadLetters, reason,
+};
 /// A pool of Redis connections.
 pub use deadpool_redis::Pool;
 pub use enqueue::{ENQUEUE_SCRIPT, EnqueueError, EnqueueOutcome, Enqueuer, EnqueuerConfig};
 pub use entry::{Entry, EntryError, field};
 pub use keys::{CONSUMER_GROUP, Keys};
 pub use pool::{RedisPoolError, connect};
+pub use progress::{Position, Progress, ProgressError, Recorded};
 pub use retry_set::{Promoted, Promoter};
 pub use stats::{QueueStats, consumer_idle, queue_stats};
 

@@ -1,3 +1,5 @@
+//! Connections to Redis whose every wait is bounded.
+
 use std::time::Duration;
 
 use deadpool_redis::redis::AsyncConnectionConfig;

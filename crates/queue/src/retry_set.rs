@@ -1,3 +1,6 @@
+//! Events waiting for their next attempt, and the promoter that moves due ones back onto the
+//! stream.
+
 use deadpool_redis::Pool;
 use deadpool_redis::redis::Script;
 
@@ -27,7 +30,10 @@ impl Promoter {
         Self {
             pool,
             keys,
-            script: Script::new(include_str!("scripts/promote.lua")),
+            script: Script::new(concat!(
+                include_str!("scripts/dlq_index.lua"),
+                include_str!("scripts/promote.lua")
+            )),
         }
     }
 
@@ -39,6 +45,9 @@ impl Promoter {
             .key(self.keys.retry())
             .key(self.keys.events())
             .key(self.keys.dlq())
+            .key(self.keys.dlq_index())
+            .key(self.keys.dlq_groups())
+            .key(self.keys.dlq_recent())
             .arg(limit)
             .invoke_async(&mut *conn)
             .await?;

@@ -1,3 +1,6 @@
+//! How the queue stands (backlog, pending, consumers, retries, dead letters), read in one round
+//! trip.
+
 use deadpool_redis::Pool;
 use deadpool_redis::redis::streams::{StreamInfoGroupsReply, StreamPendingReply};
 use deadpool_redis::redis::{self, RedisError, Value};

@@ -1,12 +1,16 @@
+//! Every way a webhook request is refused, with its status and stable JSON code.
+
+use std::time::Duration;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use clerk_sync_runtime::http::error_response;
 use clerk_sync_signature::{HeaderError, VerifyError};
-use serde::Serialize;
 
-/// Seconds a sender is asked to wait when the queue cannot take events. Svix retries on its
+/// How long a sender is asked to wait when the queue cannot take events. Svix retries on its
 /// own schedule regardless; other senders honour it.
-const RETRY_AFTER_SECS: &str = "5";
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Every way a webhook request is refused, each with a status and a stable JSON code.
 #[derive(Debug, thiserror::Error)]
@@ -35,13 +39,6 @@ pub enum ApiError {
     /// Redis is down, slow, or the stream is at its high-water mark: 503 `queue_unavailable`.
     #[error("the queue is unavailable")]
     QueueUnavailable,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
 }
 
 impl ApiError {
@@ -98,21 +95,20 @@ impl ResponseError for ApiError {
             }
             _ => None,
         };
-        let mut response = HttpResponse::build(self.status_code());
-        if let Self::QueueUnavailable = self {
-            response.insert_header((
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECS),
-            ));
-        }
+        let retry_after = matches!(self, Self::QueueUnavailable).then_some(RETRY_AFTER);
+        let mut response = error_response(
+            self.status_code(),
+            self.code(),
+            message.as_deref(),
+            retry_after,
+        );
         if let Self::PayloadTooLarge(_) | Self::BodyTimeout = self {
             // The rest of the body is never read, so the connection cannot be reused.
-            response.insert_header((header::CONNECTION, HeaderValue::from_static("close")));
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        response.json(Body {
-            error: self.code(),
-            message,
-        })
+        response
     }
 }
 

@@ -1,9 +1,11 @@
+//! The receiver's settings, from flags or the environment.
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
 use clerk_sync_queue::EnqueuerConfig;
-use clerk_sync_runtime::CommonArgs;
+use clerk_sync_runtime::{CommonArgs, ServiceUrl};
 use clerk_sync_signature::{DEFAULT_TOLERANCE_SECS, SigningSecrets};
 
 /// The default listen address.
@@ -115,7 +117,7 @@ pub struct Config {
     /// See `MAX_BODY_BYTES`.
     pub max_body_bytes: usize,
     /// See `REDIS_URL`.
-    pub redis_url: String,
+    pub redis_url: ServiceUrl,
     /// See `STREAM_PREFIX`.
     pub stream_prefix: String,
     /// Duplicate-guard TTL, high-water mark and the bound on one enqueue.

@@ -1,11 +1,14 @@
+//! Binding, serving and stopping the receiver.
+
 use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::web;
 use anyhow::Context as _;
 use clerk_sync_queue::Pool;
 use clerk_sync_queue::{Enqueuer, Keys};
+use clerk_sync_runtime::http::{Limits, healthz};
 use clerk_sync_signature::Verifier;
 
 use crate::Config;
@@ -34,7 +37,7 @@ impl Application {
     /// receiver starts (and answers 503) while Redis is still coming up.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = clerk_sync_queue::connect(
-            &config.redis_url,
+            config.redis_url.expose(),
             64,
             config.enqueue.timeout,
             config.enqueue.timeout,
@@ -60,27 +63,17 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || {
-            App::new()
+        let server = clerk_sync_runtime::http::serve(listener, Limits::RECEIVER, move |config| {
+            config
                 .app_data(state.clone())
                 .route("/webhooks/clerk", web::post().to(webhook::receive))
-                .route("/healthz", web::get().to(health::healthz))
+                .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(health::readyz))
-                .route("/metrics", web::get().to(health::metrics))
-                .default_service(web::to(not_found))
-        })
-        // A client that has not sent its headers in 5 s is dropped; bodies have their own
-        // bound in the handler.
-        .client_request_timeout(Duration::from_secs(5))
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .keep_alive(Duration::from_secs(75))
-        .shutdown_timeout(30)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+                .route("/metrics", web::get().to(health::metrics));
+        })?;
         tracing::info!(
             port,
-            redis = %clerk_sync_runtime::redact_url(&config.redis_url),
+            redis = %config.redis_url,
             prefix = %config.stream_prefix,
             "receiver listening"
         );
@@ -108,8 +101,4 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
-}
-
-async fn not_found() -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({"error": "not_found"}))
 }

@@ -21,8 +21,8 @@ pub struct Limits {
     pub idle: Duration,
     /// Connections open at once at most; more wait in the kernel's backlog.
     pub connections: usize,
-    /// Threads serving requests.
-    pub workers: usize,
+    /// Threads serving requests; `None`, one per core.
+    pub workers: Option<usize>,
     /// Whether a client that closes its side of the connection is still answered. Off, its
     /// request is dropped there: a caller that has given up no longer costs anything.
     pub answer_half_closed: bool,
@@ -36,8 +36,20 @@ impl Limits {
         request_head: Duration::from_secs(10),
         idle: Duration::from_secs(60),
         connections: 256,
-        workers: 1,
+        workers: Some(1),
         answer_half_closed: false,
+    };
+
+    /// For the receiver: 5 s for a request head (bodies have their own bound in the
+    /// handler), 75 s of idleness, so a sender's pooled connections outlive its pauses,
+    /// every core, and a request answered even when its sender has half-closed: once a body
+    /// is read, its entry is enqueued and the outcome reported.
+    pub const RECEIVER: Self = Self {
+        request_head: Duration::from_secs(5),
+        idle: Duration::from_secs(75),
+        connections: 25_000,
+        workers: None,
+        answer_half_closed: true,
     };
 }
 
@@ -47,7 +59,7 @@ pub fn serve<F>(listener: TcpListener, limits: Limits, routes: F) -> std::io::Re
 where
     F: Fn(&mut ServiceConfig) + Send + Clone + 'static,
 {
-    Ok(HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .configure(routes.clone())
             .default_service(web::to(|| async {
@@ -59,19 +71,21 @@ where
     .keep_alive(limits.idle)
     .max_connections(limits.connections)
     .h1_allow_half_closed(limits.answer_half_closed)
-    .workers(limits.workers)
     .shutdown_timeout(30)
-    .disable_signals()
-    .listen(listener)?
-    .run())
+    .disable_signals();
+    if let Some(workers) = limits.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.listen(listener)?.run())
 }
 
-/// The error body every listener answers: `{"error": code, "message": …}`, with
-/// `Retry-After` (whole seconds, at least 1) when a later try may succeed.
-pub fn error_response(
+/// The error body every listener answers: `{"error": code, "message": …}` (the message
+/// where there is one to give), with `Retry-After` (whole seconds, at least 1) when a later
+/// try may succeed.
+pub fn error_response<'a>(
     status: StatusCode,
     code: &str,
-    message: &str,
+    message: impl Into<Option<&'a str>>,
     retry_after: Option<Duration>,
 ) -> HttpResponse {
     let mut response = HttpResponse::build(status);
@@ -79,7 +93,10 @@ pub fn error_response(
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds.max(1))));
     }
-    response.json(serde_json::json!({"error": code, "message": message}))
+    match message.into() {
+        Some(message) => response.json(serde_json::json!({"error": code, "message": message})),
+        None => response.json(serde_json::json!({"error": code})),
+    }
 }
 
 /// `GET /healthz`: 200 while the process runs, whatever its dependencies say.

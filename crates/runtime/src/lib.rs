@@ -9,6 +9,7 @@ mod clock;
 mod healthcheck;
 pub mod http;
 mod prometheus;
+mod service_url;
 mod settings;
 mod shutdown;
 mod telemetry;
@@ -17,9 +18,10 @@ pub use backoff::Backoff;
 pub use clock::unix_ms;
 pub use healthcheck::healthcheck;
 pub use prometheus::install_prometheus;
+pub use service_url::ServiceUrl;
 pub use settings::{
     CommonArgs, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DEFAULT_STREAM_PREFIX, config_error,
-    parse_interval, parse_or_exit, redact_url,
+    parse_interval, parse_or_exit,
 };
 pub use shutdown::shutdown_signal;
 pub use telemetry::{LogFormat, LogGuard, init_cli_tracing, init_tracing};

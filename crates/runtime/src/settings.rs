@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 
-use crate::LogFormat;
+use crate::{LogFormat, ServiceUrl};
 
 /// Where Redis is when nothing says otherwise: the local default port.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -29,7 +29,7 @@ pub struct CommonArgs {
         hide_default_value = false,
         value_parser = parse_redis_url
     )]
-    pub redis_url: String,
+    pub redis_url: ServiceUrl,
 
     /// Key namespace: every key is `{PREFIX}:…`, one hash tag for Redis Cluster.
     #[arg(
@@ -56,10 +56,10 @@ pub struct CommonArgs {
 /// The check the Redis client makes before connecting, made while parsing, so that a
 /// malformed URL stops the process at start like any other bad setting. The reason never
 /// quotes the value: it may hold a password.
-fn parse_redis_url(value: &str) -> Result<String, String> {
+fn parse_redis_url(value: &str) -> Result<ServiceUrl, String> {
     use redis::IntoConnectionInfo as _;
     match value.into_connection_info() {
-        Ok(_) => Ok(value.to_owned()),
+        Ok(_) => Ok(ServiceUrl::new(value)),
         Err(_) => Err("is not a valid Redis URL (redis://, rediss:// or unix://)".into()),
     }
 }
@@ -141,14 +141,6 @@ pub fn parse_interval(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value).map_err(|_| "must be a duration such as 6h, 30m or 0".into())
 }
 
-/// A URL fit for a log line: scheme, host and port, never credentials.
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    let host = host.split(['/', '?']).next().unwrap_or(host);
-    format!("{scheme}://{host}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,18 +152,6 @@ mod tests {
         assert_eq!(parse_interval("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert!(parse_interval("soon").is_err());
         assert!(parse_interval("").is_err());
-    }
-
-    #[test]
-    fn credentials_never_survive_redaction() {
-        assert_eq!(
-            redact_url("rediss://default:hunter2@cache.example:6380/0"),
-            "rediss://cache.example:6380"
-        );
-        assert_eq!(
-            redact_url("postgres://app:pw@db/clerk?sslmode=require"),
-            "postgres://db"
-        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::Config;
 /// came while waiting.
 pub(crate) async fn migrate(config: &Config, shutdown: &CancellationToken) -> anyhow::Result<bool> {
     let pool_config = PoolConfig {
-        url: config.database_url.clone(),
+        url: config.database_url.expose().to_owned(),
         max_size: 1,
         // Migrations may rewrite tables: no statement timeout.
         statement_timeout: Duration::ZERO,

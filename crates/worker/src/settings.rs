@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use clerk_sync_db::{DeleteMode, Schema};
 use clerk_sync_mirror::{Clerk, ClerkArgs};
-use clerk_sync_runtime::{CommonArgs, DEFAULT_DATABASE_URL, parse_interval};
+use clerk_sync_runtime::{CommonArgs, DEFAULT_DATABASE_URL, ServiceUrl, parse_interval};
 
 use crate::Backoff;
 use crate::api::ApiTokens;
@@ -69,8 +69,8 @@ pub struct Settings {
     pub database_schema: Schema,
 
     /// PostgreSQL. May hold a password, so it is never printed.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, hide_default_value = true, value_parser = clerk_sync_db::parse_database_url)]
-    pub database_url: String,
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, hide_default_value = true, value_parser = parse_database_url)]
+    pub database_url: ServiceUrl,
 
     /// Listener for `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "WORKER_METRICS_BIND", value_name = "WORKER_METRICS_BIND", default_value = DEFAULT_METRICS_BIND)]
@@ -300,9 +300,9 @@ pub struct Config {
     /// See `PROCESSED_RETENTION`; zero keeps every row.
     pub processed_retention: Duration,
     /// See `REDIS_URL`.
-    pub redis_url: String,
+    pub redis_url: ServiceUrl,
     /// See `DATABASE_URL`.
-    pub database_url: String,
+    pub database_url: ServiceUrl,
     /// See `DATABASE_SCHEMA`.
     pub database_schema: Schema,
     /// See `STREAM_PREFIX`.
@@ -362,4 +362,9 @@ impl Config {
     pub fn keep_every(&self) -> Duration {
         (self.claim_idle / 4).max(Duration::from_millis(50))
     }
+}
+
+/// `DATABASE_URL` checked as the pool will read it, kept so that it never prints whole.
+fn parse_database_url(value: &str) -> Result<ServiceUrl, String> {
+    clerk_sync_db::parse_database_url(value).map(ServiceUrl::new)
 }

@@ -80,13 +80,13 @@ impl Worker {
         // A read blocks for `read_block`; every other command answers in far less.
         let response_timeout = config.read_block + Duration::from_secs(5);
         let redis = clerk_sync_queue::connect(
-            &config.redis_url,
+            config.redis_url.expose(),
             config.pipelines() + 4,
             Duration::from_secs(5),
             response_timeout,
         )?;
         let db = clerk_sync_db::build_pool(&PoolConfig {
-            url: config.database_url.clone(),
+            url: config.database_url.expose().to_owned(),
             max_size: config.pipelines() + 1,
             statement_timeout: config.attempt_timeout,
             lock_timeout: config.session_lock_timeout(),
@@ -115,7 +115,7 @@ impl Worker {
         // of sign-ups must not keep the pipelines waiting for a connection (a wait past the
         // bound reads as a PostgreSQL outage).
         let backend_db = clerk_sync_db::build_pool(&PoolConfig {
-            url: config.database_url.clone(),
+            url: config.database_url.expose().to_owned(),
             max_size: API_CONNECTIONS,
             statement_timeout: config.attempt_timeout,
             lock_timeout: config.session_lock_timeout(),
@@ -160,7 +160,7 @@ impl Worker {
             (Some(clerk), Some(guard)) if !config.reconcile_interval.is_zero() => {
                 let client = clerk.client(RetryPolicy::PATIENT)?;
                 let database = PoolConfig {
-                    url: config.database_url.clone(),
+                    url: config.database_url.expose().to_owned(),
                     max_size: 1,
                     // Whole tables are read; a large instance takes a while.
                     statement_timeout: Duration::from_secs(600),
@@ -190,8 +190,8 @@ impl Worker {
         });
         tracing::info!(
             consumer = %config.consumer_name,
-            redis = %clerk_sync_runtime::redact_url(&config.redis_url),
-            postgres = %clerk_sync_runtime::redact_url(&config.database_url),
+            redis = %config.redis_url,
+            postgres = %config.database_url,
             prefix = %config.stream_prefix,
             pipelines = config.pipelines(),
             batch_size = config.batch_size,
@@ -264,7 +264,7 @@ impl Worker {
                 continue;
             }
             let database = PoolConfig {
-                url: config.database_url.clone(),
+                url: config.database_url.expose().to_owned(),
                 max_size: 1,
                 statement_timeout: config.attempt_timeout,
                 lock_timeout: config.session_lock_timeout(),

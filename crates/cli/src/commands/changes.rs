@@ -53,7 +53,7 @@ pub struct Args {
 /// `--after` fell behind retention.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = PoolConfig {
-        url: args.database.url.clone(),
+        url: args.database.url.expose().to_owned(),
         max_size: 1,
         statement_timeout: Duration::from_secs(30),
         lock_timeout: Duration::ZERO,
@@ -61,7 +61,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         application_name: "clerk-sync changes".into(),
         connect_timeout: Duration::from_secs(10),
     };
-    let where_ = clerk_sync_runtime::redact_url(&args.database.url);
+    let where_ = &args.database.url;
     let conn = clerk_sync_db::connect(&config)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {where_}"))?;

@@ -1,3 +1,5 @@
+//! `clerk-sync migrate`: bring the database to the schema this release expects, then stop.
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = PoolConfig {
-        url: args.database.url.clone(),
+        url: args.database.url.expose().to_owned(),
         max_size: 1,
         // A migration may rewrite a large table: no statement timeout.
         statement_timeout: Duration::ZERO,

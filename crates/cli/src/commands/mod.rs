@@ -2,6 +2,7 @@
 
 pub mod backfill;
 pub mod changes;
+pub mod console;
 pub mod dlq;
 pub mod grant_read;
 pub mod instance;

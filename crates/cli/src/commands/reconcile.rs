@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use clerk_sync_clerk_api::{Kind, RetryPolicy};
 use clerk_sync_db::PoolConfig;
 use clerk_sync_mirror::ClerkArgs;
+use clerk_sync_mirror::reconcile::Queued;
 use clerk_sync_mirror::reconcile::{Options, Reconciler, Report};
 use indicatif::ProgressBar;
 
-use super::backfill::progress_bar;
-use crate::output;
+use crate::output::{self, progress_bar};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,7 +29,7 @@ pub struct Args {
 
     /// Only these kinds, comma-separated; all three by default.
     #[arg(long, value_enum, value_delimiter = ',')]
-    only: Vec<Kind>,
+    only: Vec<crate::kinds::KindArg>,
 
     /// Find the drift and queue nothing.
     #[arg(long)]
@@ -56,7 +56,7 @@ pub struct Args {
 
 pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCode> {
     let database = PoolConfig {
-        url: args.database.url.clone(),
+        url: args.database.url.expose().to_owned(),
         max_size: 1,
         // Whole tables are read; a large instance takes a while.
         statement_timeout: Duration::from_secs(600),
@@ -78,7 +78,7 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
         context.keys(),
     );
     let options = Options {
-        kinds: args.only.clone(),
+        kinds: crate::kinds::selected(&args.only),
         dry_run: args.dry_run,
         resume: args.resume,
         max_deletions: args.max_deletions,
@@ -141,6 +141,13 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
     };
     if args.json {
         let mut value = serde_json::to_value(&report)?;
+        // The id lists name the first SAMPLE of each sort; the counts are whole.
+        for (n, k) in report.kinds.iter().enumerate() {
+            value["kinds"][n]["counts"] = serde_json::json!({
+                "missing": k.missing.len(), "stale": k.stale.len(),
+                "extra": k.extra.len(), "deleted_here": k.deleted_here.len(),
+            });
+        }
         value["queued"] = report.queued.len().into();
         value["applied"] = applied.into();
         value["level"] = level.into();
@@ -154,25 +161,41 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
 
 /// Waits until the workers have applied every queued id, for at most `wait`; returns how
 /// many were. One that never is sits in the dead-letter stream (`clerk-sync dlq list`).
+/// The ids are read back a chunk at a time; chunks wholly applied are not asked again.
 async fn wait_applied(
     database: &PoolConfig,
     schema: clerk_sync_db::Schema,
-    queued: &[String],
+    queued: &Queued,
     wait: Duration,
 ) -> anyhow::Result<usize> {
+    const CHUNK: usize = 1_000;
     let conn = clerk_sync_db::connect(database).await?;
     let deadline = Instant::now() + wait;
-    let mut waiting: Vec<&String> = queued.iter().collect();
+    // Chunks from the start wholly applied, and how many ids they hold.
+    let (mut settled_chunks, mut settled) = (0, 0);
     loop {
-        let mut still = Vec::with_capacity(waiting.len());
-        for id in waiting {
-            if !clerk_sync_db::is_processed(&conn, schema, id).await? {
-                still.push(id);
+        let mut ids = queued.reader().await?;
+        let mut applied = settled;
+        let mut settling = true;
+        for index in 0.. {
+            let chunk = ids.next_chunk(CHUNK).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            if index < settled_chunks {
+                continue;
+            }
+            let done = clerk_sync_db::count_processed(&conn, schema, &chunk).await?;
+            applied += done;
+            if settling && done == chunk.len() {
+                settled_chunks = index + 1;
+                settled += done;
+            } else {
+                settling = false;
             }
         }
-        waiting = still;
-        if waiting.is_empty() || Instant::now() >= deadline {
-            return Ok(queued.len() - waiting.len());
+        if applied >= queued.len() || Instant::now() >= deadline {
+            return Ok(applied);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -211,7 +234,7 @@ fn print(report: &Report, applied: usize, level: bool, dry_run: bool) {
         println!(
             "{}: live in Clerk but deleted here (a deletion is final, left alone): {}",
             k.kind,
-            output::clip(&k.deleted_here.join(", "), 400)
+            output::clip(&k.deleted_here.ids().join(", "), 400)
         );
     }
     if dry_run {

@@ -1,3 +1,5 @@
+//! `clerk-sync dlq`: list, show, replay and purge dead letters that a real worker made.
+
 use std::process::Command;
 use std::time::Duration;
 

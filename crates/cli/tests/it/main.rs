@@ -11,6 +11,7 @@ mod migrate;
 mod privilege;
 mod queue;
 mod reconcile;
+mod reconcile_large;
 mod send;
 mod stats;
 mod sync;

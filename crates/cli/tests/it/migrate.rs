@@ -1,3 +1,6 @@
+//! `clerk-sync migrate` against real databases: once, idempotent, and clear when it cannot
+//! connect.
+
 use std::process::Command;
 
 use clerk_sync_test_support::TestDatabase;

@@ -10,12 +10,12 @@ use tokio_util::sync::CancellationToken;
 use crate::clerk_stub::{self, BASE_MS, Setup, Stub, json, stderr, stdout, user};
 
 /// A worker applying what the CLI queues, until dropped.
-struct Applying {
+pub(crate) struct Applying {
     stop: CancellationToken,
 }
 
 impl Applying {
-    async fn start(setup: &Setup, db: &TestDatabase) -> Self {
+    pub(crate) async fn start(setup: &Setup, db: &TestDatabase) -> Self {
         let worker = clerk_sync_worker::Worker::build(clerk_stub::worker_config(setup, &db.url))
             .await
             .unwrap();
@@ -31,7 +31,7 @@ impl Drop for Applying {
     }
 }
 
-async fn cli(setup: &Setup, stub: &Stub, db: &TestDatabase, args: &[&str]) -> Output {
+pub(crate) async fn cli(setup: &Setup, stub: &Stub, db: &TestDatabase, args: &[&str]) -> Output {
     let mut command = setup.cli(&stub.url);
     command
         .args(args)

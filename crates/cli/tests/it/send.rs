@@ -1,3 +1,6 @@
+//! `clerk-sync send`: signed test events that a real receiver accepts, and refusals it
+//! explains.
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ async fn receiver(prefix: &Prefix) -> String {
         bind: "127.0.0.1:0".parse().unwrap(),
         tolerance_secs: 300,
         max_body_bytes: 1024 * 1024,
-        redis_url: redis_url(),
+        redis_url: redis_url().into(),
         stream_prefix: prefix.name.clone(),
         enqueue: EnqueuerConfig {
             timeout: Duration::from_secs(2),

@@ -1,3 +1,6 @@
+//! `clerk-sync stats`: the queue as an operator reads it, and one clear line when Redis is
+//! away.
+
 use std::time::Duration;
 
 use clerk_sync_queue::Consumer;

@@ -28,6 +28,9 @@ pub(crate) trait Object {
     type Source: ClerkObject;
     /// The table it is stored in.
     type Table: Registered;
+    /// The kind of Backend API list it is mirrored from, if Clerk lists it: backfill,
+    /// `verify` and reconciliation read the database's rows of that kind from its table.
+    const LISTED: Option<clerk_sync_events::Kind> = None;
 
     /// Its version as its row stores it: `updated_at`, or the event's time where it has
     /// none (events are then ordered by when they happened).

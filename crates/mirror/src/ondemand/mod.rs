@@ -16,7 +16,6 @@
 //! fetched is applied unless it is the object asked for.
 
 mod flight;
-mod kind;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,8 +27,10 @@ use tokio::time::Instant;
 
 use crate::instance::{InstanceError, KeyGuard};
 use crate::metrics::BACKEND_CALLS_TOTAL;
+/// The objects served by id: those of the one enum of mirrored kinds whose
+/// [`Kind::fetched_by_id`](clerk_sync_events::Kind::fetched_by_id) holds.
+pub use clerk_sync_events::Kind as ObjectKind;
 use flight::{Flights, Interest};
-pub use kind::ObjectKind;
 
 /// How long an id Clerk answered 404 for is answered 404 without asking again: long enough
 /// to absorb a burst of requests for it, short enough that an object created right after
@@ -195,6 +196,8 @@ impl Syncer {
             ObjectKind::Organization => {
                 clerk_sync_db::read::organization_record(&conn, self.options.schema, id).await?
             }
+            // Served with its organization, never alone.
+            ObjectKind::Membership => None,
         })
     }
 
@@ -236,6 +239,8 @@ impl Syncer {
                     clerk_sync_db::read::organization_deleted(&conn, self.options.schema, id)
                         .await?
                 }
+                // Clerk serves no membership by id: nothing to fetch.
+                ObjectKind::Membership => true,
             };
             // A deletion is final: Clerk is not asked, and nothing is written.
             if deleted {
@@ -274,6 +279,7 @@ impl Syncer {
         let object = match kind {
             ObjectKind::User => self.call(self.clerk.user(id, deadline)).await?,
             ObjectKind::Organization => self.call(self.clerk.organization(id, deadline)).await?,
+            ObjectKind::Membership => None,
         };
         let Some(object) = object else {
             return Ok(None);

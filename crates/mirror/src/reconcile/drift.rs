@@ -1,11 +1,55 @@
 //! What one kind's comparison found, and the deletion event for an object Clerk no longer
 //! has.
-
-use std::collections::HashMap;
+//!
+//! A report counts every object out of step but names only the first [`SAMPLE`] of each
+//! sort: a run over a million objects a wrong database makes all "missing" must not hold
+//! a million ids.
 
 use clerk_sync_clerk_api::{Kind, Object};
 use clerk_sync_db::Held;
 use serde::Serialize;
+
+/// Ids a report names per sort of drift; the count goes on past it.
+pub const SAMPLE: usize = 1_000;
+
+/// Objects of one sort of drift: how many, and the first [`SAMPLE`] ids. Serialised as the
+/// ids.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    count: usize,
+    ids: Vec<String>,
+}
+
+impl Sample {
+    /// Counts one more, naming it while there is room.
+    pub fn push(&mut self, id: &str) {
+        self.count += 1;
+        if self.ids.len() < SAMPLE {
+            self.ids.push(id.to_owned());
+        }
+    }
+
+    /// How many, named or not.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// None at all.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The ids named, in the order found.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+}
+
+impl Serialize for Sample {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.ids.serialize(serializer)
+    }
+}
 
 /// What a run found of one kind, and what it queued.
 #[derive(Debug, Clone, Serialize)]
@@ -20,13 +64,13 @@ pub struct KindReport {
     /// of some size means the key is for another instance.
     pub matched: usize,
     /// In Clerk, not in the database: queued.
-    pub missing: Vec<String>,
+    pub missing: Sample,
     /// Older in the database than in Clerk: queued.
-    pub stale: Vec<String>,
+    pub stale: Sample,
     /// Live in the database, gone from Clerk (confirmed by id): deleted through the queue.
-    pub extra: Vec<String>,
+    pub extra: Sample,
     /// Live in Clerk, deleted in the database: a deletion is final, so left alone.
-    pub deleted_here: Vec<String>,
+    pub deleted_here: Sample,
     /// Repairs queued.
     pub queued: usize,
     /// Whether extras were looked for (not in a kind resumed part-way).
@@ -41,16 +85,16 @@ pub(super) struct Repair {
 }
 
 impl KindReport {
-    pub(super) fn new(kind: Kind, held: &HashMap<String, Held>) -> Self {
+    pub(super) fn new(kind: Kind, in_database: usize) -> Self {
         Self {
-            kind: kind.name(),
+            kind: kind.plural(),
             in_clerk: 0,
-            in_database: held.values().filter(|h| h.live).count(),
+            in_database,
             matched: 0,
-            missing: Vec::new(),
-            stale: Vec::new(),
-            extra: Vec::new(),
-            deleted_here: Vec::new(),
+            missing: Sample::default(),
+            stale: Sample::default(),
+            extra: Sample::default(),
+            deleted_here: Sample::default(),
             queued: 0,
             extras_checked: true,
             deletions_refused: false,
@@ -65,15 +109,15 @@ impl KindReport {
         }
         match held {
             None => {
-                self.missing.push(object.id.clone());
+                self.missing.push(&object.id);
                 Some(Repair { version })
             }
             Some(h) if !h.live => {
-                self.deleted_here.push(object.id.clone());
+                self.deleted_here.push(&object.id);
                 None
             }
             Some(h) if h.updated_at < version => {
-                self.stale.push(object.id.clone());
+                self.stale.push(&object.id);
                 Some(Repair { version })
             }
             Some(_) => None,
@@ -97,30 +141,21 @@ impl KindReport {
     }
 }
 
-/// The name of an object of `kind` in queued ids and the change feed.
-pub(super) fn object_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Users => "user",
-        Kind::Organizations => "organization",
-        Kind::Memberships => "organization_membership",
-    }
-}
-
 /// The deletion event Clerk would have sent for `id`, at `now` (ms): its type and body. A
 /// membership's deletion carries the whole membership; this one names only what its row
 /// holds (organization and user) with the oldest version, so it records the end and
 /// overwrites nothing.
 pub(super) fn deletion(kind: Kind, id: &str, held: &Held, now: i64) -> (&'static str, Vec<u8>) {
     let (event_type, data) = match kind {
-        Kind::Users => (
+        Kind::User => (
             "user.deleted",
             serde_json::json!({"object": "user", "id": id, "deleted": true}),
         ),
-        Kind::Organizations => (
+        Kind::Organization => (
             "organization.deleted",
             serde_json::json!({"object": "organization", "id": id, "deleted": true}),
         ),
-        Kind::Memberships => {
+        Kind::Membership => {
             let (organization, user) = held.member_of.clone().unwrap_or_default();
             (
                 "organizationMembership.deleted",
@@ -156,7 +191,7 @@ mod tests {
 
     #[test]
     fn objects_are_missing_stale_level_or_deleted_here() {
-        let held: HashMap<String, Held> = [
+        let held: std::collections::HashMap<String, Held> = [
             ("user_same", 100, true),
             ("user_stale", 50, true),
             ("user_ahead", 300, true),
@@ -172,7 +207,8 @@ mod tests {
             (id.to_owned(), held)
         })
         .collect();
-        let mut report = KindReport::new(Kind::Users, &held);
+        let live = held.values().filter(|h| h.live).count();
+        let mut report = KindReport::new(Kind::User, live);
         assert_eq!(report.in_database, 3);
         let queued: Vec<&str> = [
             ("user_same", 100),
@@ -186,7 +222,7 @@ mod tests {
         .map(|(id, _)| id)
         .collect();
         assert_eq!(queued, vec!["user_stale", "user_missing"]);
-        assert_eq!(report.deleted_here, vec!["user_gone_here"]);
+        assert_eq!(report.deleted_here.ids(), ["user_gone_here"]);
         assert_eq!(report.drift(), 3);
         assert_eq!(report.unrepairable(), 1);
     }
@@ -208,5 +244,16 @@ mod tests {
                 clerk_sync_events::EventData::Unhandled
             ));
         }
+    }
+
+    #[test]
+    fn a_sample_counts_everything_and_names_the_first() {
+        let mut sample = Sample::default();
+        for n in 0..SAMPLE + 5 {
+            sample.push(&format!("user_{n}"));
+        }
+        assert_eq!(sample.len(), SAMPLE + 5);
+        assert_eq!(sample.ids().len(), SAMPLE);
+        assert_eq!(serde_json::to_value(&sample).unwrap()[0], "user_0");
     }
 }

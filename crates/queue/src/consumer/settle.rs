@@ -110,6 +110,9 @@ impl Consumer {
         invocation
             .key(self.keys.retry())
             .key(self.keys.dlq())
+            .key(self.keys.dlq_index())
+            .key(self.keys.dlq_groups())
+            .key(self.keys.dlq_recent())
             .arg(CONSUMER_GROUP)
             .arg(&self.name);
         for step in &settlement.steps {

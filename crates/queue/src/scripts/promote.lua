@@ -1,7 +1,9 @@
 -- Move the retry set's due entries back onto the stream, each in the same step as its
 -- removal from the set, so two workers promoting at once never promote one entry twice.
 -- KEYS[1] the retry set `{p}:retry`, KEYS[2] the stream `{p}:events`, KEYS[3] the
--- dead-letter stream `{p}:dlq`. ARGV[1] how many at most.
+-- dead-letter stream `{p}:dlq`, KEYS[4], KEYS[5], KEYS[6] its index, groups and
+-- recent (dlq_index.lua).
+-- ARGV[1] how many at most.
 -- Returns {moved, due time of the next entry in ms or -1}.
 --
 -- A member that is not an entry (written by hand, say) cannot be retried; it goes to the
@@ -24,11 +26,13 @@ for _, member in ipairs(due) do
       'received_at', text(e['received_at'], '0'),
       'attempt', text(e['attempt'], '0'))
   else
-    redis.call('XADD', KEYS[3], '*',
+    local fields = {
       'svix_id', '', 'svix_timestamp', '', 'type', '', 'payload', member,
       'received_at', '0', 'attempt', '0',
       'error', 'retry set member is not a queue entry', 'failed_at', tostring(now_ms),
-      'attempts', '0')
+      'attempts', '0'}
+    local dead = redis.call('XADD', KEYS[3], '*', unpack(fields))
+    dlq_index_add(KEYS[4], KEYS[5], KEYS[6], dead, fields)
   end
   redis.call('ZREM', KEYS[1], member)
 end

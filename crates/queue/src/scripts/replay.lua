@@ -1,7 +1,8 @@
 -- Move one dead letter back onto the events stream as a fresh event (`attempt` 0, without
 -- the dead-letter fields), in the same step as its removal from the dead-letter stream, so
 -- a replay interrupted anywhere neither loses nor duplicates it.
--- KEYS[1] the dead-letter stream `{p}:dlq`, KEYS[2] the stream `{p}:events`.
+-- KEYS[1] the dead-letter stream `{p}:dlq`, KEYS[2] the stream `{p}:events`, KEYS[3] and
+-- KEYS[4] the dead letters' index and groups (see dlq_index.lua).
 -- ARGV[1] the dead letter's id. Returns the new entry id, or false when there is no such
 -- dead letter.
 local entry = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
@@ -21,5 +22,6 @@ for i = 1, #fields, 2 do
   end
 end
 local id = redis.call('XADD', KEYS[2], '*', unpack(out))
+dlq_index_remove(KEYS[3], KEYS[4], ARGV[1], fields)
 redis.call('XDEL', KEYS[1], ARGV[1])
 return id

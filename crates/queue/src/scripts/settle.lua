@@ -1,6 +1,7 @@
 -- Settle entries this consumer holds, a whole batch in one step.
 -- KEYS[1] the stream `{p}:events`, KEYS[2] the retry set `{p}:retry`, KEYS[3] the
--- dead-letter stream `{p}:dlq`.
+-- dead-letter stream `{p}:dlq`, KEYS[4], KEYS[5], KEYS[6] its index, groups and
+-- recent (dlq_index.lua).
 -- ARGV[1] group, ARGV[2] consumer, then one step per entry, an action and its arguments:
 --   ack <id>                             applied (or not to be applied)
 --   retry <id> <delay ms> <error> <add>  parked in the retry set, `attempt` raised by <add>:
@@ -72,7 +73,8 @@ while i <= #ARGV do
       table.insert(fields, tostring(now_ms))
       table.insert(fields, 'attempts')
       table.insert(fields, ARGV[i + 3])
-      redis.call('XADD', KEYS[3], '*', unpack(fields))
+      local dead = redis.call('XADD', KEYS[3], '*', unpack(fields))
+      dlq_index_add(KEYS[4], KEYS[5], KEYS[6], dead, fields)
     elseif action == 'back' then
       if fields then
         redis.call('XADD', KEYS[1], '*', unpack(fields))

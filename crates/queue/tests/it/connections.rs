@@ -1,3 +1,5 @@
+//! Connections under load and loss: kept, not serialised, and remade after they are killed.
+
 use std::time::Duration;
 
 use clerk_sync_queue::{Consumer, Settlement};

@@ -1,3 +1,5 @@
+//! Dead letters keep the entry and the reason; replay and purge move each one exactly once.
+
 use std::time::Duration;
 
 use clerk_sync_queue::DeadLetters;

@@ -1,3 +1,5 @@
+//! A prefix and a Redis user of each test's own, cleaned up on drop.
+
 use std::collections::HashMap;
 use std::time::Duration;
 

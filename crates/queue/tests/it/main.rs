@@ -4,6 +4,7 @@
 
 mod connections;
 mod dead_letters;
+mod dlq_index;
 mod guard;
 mod helpers;
 mod settle_batch;

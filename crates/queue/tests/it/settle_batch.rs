@@ -1,3 +1,6 @@
+//! One settle call for a whole batch: acknowledgements, retries, dead letters and hand-backs at
+//! once.
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,3 +1,5 @@
+//! Settling one entry: acknowledge, retry, hand back, and only by its owner.
+
 use std::collections::HashSet;
 use std::time::Duration;
 

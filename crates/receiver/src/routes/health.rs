@@ -1,14 +1,11 @@
+//! `/readyz` and `/metrics`; `/healthz` is every listener's own (`runtime::http`).
+
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use clerk_sync_queue::redis;
 
 use crate::startup::AppState;
-
-/// 200 while the process runs: a liveness probe that never depends on Redis.
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
-}
 
 /// 200 when Redis answers a PING within a second, 503 otherwise: a readiness probe.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -34,7 +31,5 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus text exposition.
 pub async fn metrics() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(crate::metrics::handle().render())
+    clerk_sync_runtime::http::metrics_response(crate::metrics::handle().render())
 }

@@ -1,3 +1,6 @@
+//! `POST /webhooks/clerk`: read within bounds, verify, enqueue, and answer only once Redis
+//! holds the event.
+
 use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};

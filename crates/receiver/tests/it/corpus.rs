@@ -1,3 +1,5 @@
+//! Every published Clerk payload through a real receiver into Redis, byte for byte, once.
+
 use std::collections::HashSet;
 
 use clerk_sync_queue::Entry;

@@ -1,3 +1,6 @@
+//! A receiver on a free port with a prefix of its own, and deliveries signed as Svix signs
+//! them.
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,7 +35,7 @@ pub fn config(redis_url: &str) -> Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         tolerance_secs: 300,
         max_body_bytes: 1024 * 1024,
-        redis_url: redis_url.to_owned(),
+        redis_url: redis_url.to_owned().into(),
         stream_prefix: clerk_sync_test_support::unique_prefix(),
         enqueue: EnqueuerConfig {
             timeout: Duration::from_millis(500),
@@ -49,7 +52,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_with(config: Config) -> TestApp {
     let prefix = config.stream_prefix.clone();
-    let url = config.redis_url.clone();
+    let url = config.redis_url.expose().to_owned();
     let app = Application::build(config).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.into_server());

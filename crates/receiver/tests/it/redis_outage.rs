@@ -1,3 +1,6 @@
+//! Redis away, slow or full: 503 with Retry-After within a bound, no guard left behind,
+//! recovery on its own.
+
 use std::time::{Duration, Instant};
 
 use clerk_sync_test_support::Proxy;

@@ -1,3 +1,6 @@
+//! Missing, malformed, tampered, stale and oversized requests: refused with the right code,
+//! never enqueued.
+
 use serde::Deserialize;
 
 use crate::helpers::{

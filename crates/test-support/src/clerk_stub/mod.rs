@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 mod objects;
 
@@ -54,7 +54,7 @@ pub struct Stub {
     /// `http://127.0.0.1:<port>`, for `CLERK_API_URL`.
     pub url: String,
     state: Arc<StubState>,
-    server: tokio::task::JoinHandle<()>,
+    server: ServerHandle,
 }
 
 impl Stub {
@@ -70,20 +70,30 @@ impl Stub {
             memberships: Mutex::new(memberships),
             ..StubState::default()
         });
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port for the stub");
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("a free port for the stub");
         let url = format!(
             "http://{}",
             listener.local_addr().expect("the stub's address")
         );
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { url, state, server }
+        let data = web::Data::from(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(handle))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("the stub listens")
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url,
+            state,
+            server: handle,
+        }
     }
 
     /// Answers the next `n` requests with 429 and `Retry-After: 1`.
@@ -164,7 +174,9 @@ impl Stub {
 
 impl Drop for Stub {
     fn drop(&mut self) {
-        self.server.abort();
+        // The stop command is sent by the call itself; nothing needs to wait for the
+        // worker thread to finish.
+        drop(self.server.stop(false));
     }
 }
 
@@ -178,9 +190,11 @@ fn put(list: &Mutex<Vec<StubObject>>, object: StubObject) {
     list.push(object);
 }
 
-async fn handle(State(state): State<Arc<StubState>>, request: Request) -> Response {
+async fn handle(state: web::Data<StubState>, request: HttpRequest) -> HttpResponse {
     let path = request.uri().path().to_owned();
-    let query = parse_query(request.uri().query().unwrap_or(""));
+    let query = web::Query::<HashMap<String, String>>::from_query(request.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
     lock(&state.requests).push(format!("{path}?{}", request.uri().query().unwrap_or("")));
     let latency = state.latency_ms.load(Ordering::SeqCst);
     if latency > 0 {
@@ -215,13 +229,9 @@ async fn handle(State(state): State<Arc<StubState>>, request: Request) -> Respon
         return response;
     }
     if lock(&state.proxy_404).contains(&path) {
-        return Response::builder()
-            .status(StatusCode::NOT_FOUND)
-            .header(header::CONTENT_TYPE, "text/html")
-            .body(Body::from(
-                "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>",
-            ))
-            .unwrap_or_default();
+        return HttpResponse::NotFound().content_type("text/html").body(
+            "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>",
+        );
     }
     if take(&state.fail_next) {
         return error(
@@ -323,7 +333,7 @@ fn find(list: &Mutex<Vec<StubObject>>, id: &str) -> Option<StubObject> {
     lock(list).iter().find(|o| o.id == id).cloned()
 }
 
-fn not_found() -> Response {
+fn not_found() -> HttpResponse {
     error(
         StatusCode::NOT_FOUND,
         "resource_not_found",
@@ -360,43 +370,13 @@ fn take(counter: &AtomicU32) -> bool {
         .is_ok()
 }
 
-fn error(status: StatusCode, code: &str, message: &str, long_message: &str) -> Response {
+fn error(status: StatusCode, code: &str, message: &str, long_message: &str) -> HttpResponse {
     let body = serde_json::json!({"errors": [{"message": message, "long_message": long_message, "code": code}], "clerk_trace_id": "stub"});
     json_response(status, body.to_string())
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
-        .unwrap_or_default()
-}
-
-/// `a=1&order_by=%2Bcreated_at` as a map, form-decoded.
-fn parse_query(query: &str) -> HashMap<String, String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("3f");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+fn json_response(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body)
 }

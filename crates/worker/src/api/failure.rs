@@ -58,7 +58,7 @@ impl Failure {
             Self::MalformedId { kind, prefix } => error_response(
                 StatusCode::BAD_REQUEST,
                 "malformed_id",
-                &format!("not a Clerk {kind} id: {prefix} followed by letters and digits"),
+                format!("not a Clerk {kind} id: {prefix} followed by letters and digits").as_str(),
                 None,
             ),
             Self::NotFound => error_response(

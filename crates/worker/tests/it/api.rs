@@ -33,7 +33,7 @@ impl Api {
     /// With `CLERK_API_RATE` at `rate`.
     pub async fn start_at_rate(h: &Harness, stub: &Stub, database_url: String, rate: u32) -> Self {
         let mut config = h.config("api-worker");
-        config.database_url = database_url;
+        config.database_url = database_url.into();
         config.api = Some(ApiConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
             tokens: ApiTokens::parse(&format!("old-token-0123456789abcdef {TOKEN}")).unwrap(),

@@ -17,7 +17,7 @@ async fn a_postgres_outage_uses_no_attempts_dead_letters_nothing_and_recovers() 
     let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
     let mut config = h.config("worker-outage");
     let server = format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port());
-    config.database_url = with_database(&server, h.db.name());
+    config.database_url = with_database(&server, h.db.name()).into();
     let worker = Worker::build(config).await.unwrap();
     let port = worker.metrics_port().unwrap();
     let stop = CancellationToken::new();
@@ -92,7 +92,7 @@ async fn a_redis_outage_pauses_the_worker_and_it_resumes_by_itself() {
     let h = Harness::new().await;
     let proxy = Proxy::start("127.0.0.1:6379".parse().unwrap()).await;
     let mut config = h.config("worker-redis-outage");
-    config.redis_url = format!("redis://127.0.0.1:{}", proxy.port());
+    config.redis_url = format!("redis://127.0.0.1:{}", proxy.port()).into();
     let worker = Worker::build(config).await.unwrap();
     let ready = format!("http://127.0.0.1:{}/readyz", worker.metrics_port().unwrap());
     let stop = CancellationToken::new();

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{Args, Tally};
+use clerk_sync_mirror::backfill::Tally;
+
+use super::Args;
 use crate::output;
 use clerk_sync_clerk_api::{Client, Kind};
 
@@ -27,7 +29,7 @@ pub(super) fn summary(
                     "read": t.read, "queued": t.queued, "already_queued": t.already_queued,
                     "older_than_since": t.older, "unreadable": t.unreadable,
                 });
-                (kind.name().to_owned(), value)
+                (kind.plural().to_owned(), value)
             })
             .collect();
         let mut summary = json!({
@@ -69,7 +71,7 @@ pub(super) fn summary(
     ]);
     for (kind, t) in tallies {
         table.add_row(vec![
-            kind.name().to_owned(),
+            kind.plural().to_owned(),
             t.read.to_string(),
             t.queued.to_string(),
             t.already_queued.to_string(),

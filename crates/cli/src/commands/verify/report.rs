@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::Drift;
 use crate::output;
 use clerk_sync_clerk_api::Kind;
+use clerk_sync_mirror::verify::Drift;
 
 /// Drift lines the table shows; `--json` lists all.
 const TABLE_ROWS: usize = 50;
@@ -29,7 +29,7 @@ pub(super) fn as_json(drifts: &BTreeMap<Kind, Drift>, in_step: bool) -> Value {
                     "id": id, "clerk_updated_at": clerk, "database_updated_at": db,
                 })).collect::<Vec<_>>(),
             });
-            (kind.name().to_owned(), value)
+            (kind.plural().to_owned(), value)
         })
         .collect();
     json!({
@@ -50,7 +50,7 @@ pub(super) fn print_tables(drifts: &BTreeMap<Kind, Drift>, in_step: bool) {
     ]);
     for (kind, d) in drifts {
         counts.add_row(vec![
-            kind.name().to_owned(),
+            kind.plural().to_owned(),
             d.in_clerk.to_string(),
             d.in_database.to_string(),
             d.missing.len().to_string(),
@@ -72,7 +72,7 @@ pub(super) fn print_tables(drifts: &BTreeMap<Kind, Drift>, in_step: bool) {
     ]);
     let mut hidden = 0;
     for (kind, d) in drifts {
-        let name = kind.name();
+        let name = kind.plural();
         let missing = d.missing.iter().map(|(id, clerk, deleted)| {
             let what = if *deleted {
                 "missing (deleted here)"

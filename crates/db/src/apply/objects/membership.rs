@@ -67,6 +67,7 @@ impl Object for Membership {
     const LOCK: &'static str = "membership";
     type Source = events::Membership;
     type Table = Self;
+    const LISTED: Option<clerk_sync_events::Kind> = Some(clerk_sync_events::Kind::Membership);
 
     fn also_locks(membership: &events::Membership, keys: &mut Vec<i64>) {
         Organization::lock_keys(&membership.organization, keys);

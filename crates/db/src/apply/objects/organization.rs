@@ -47,6 +47,7 @@ impl Object for Organization {
     const NAME: &'static str = "organization";
     type Source = events::Organization;
     type Table = Self;
+    const LISTED: Option<clerk_sync_events::Kind> = Some(clerk_sync_events::Kind::Organization);
 
     fn row<'a>(
         svix_id: &'a str,

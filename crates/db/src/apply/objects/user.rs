@@ -89,6 +89,7 @@ impl Object for User {
     const NAME: &'static str = "user";
     type Source = events::User;
     type Table = Self;
+    const LISTED: Option<clerk_sync_events::Kind> = Some(clerk_sync_events::Kind::User);
 
     fn row<'a>(
         svix_id: &'a str,

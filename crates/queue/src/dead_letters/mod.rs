@@ -1,8 +1,15 @@
+//! Dead letters: read, replay and purge, each move of one entry one atomic step; and the
+//! index the dead-letter step keeps, for pages by group, type, reason, svix_id or object.
+
 use deadpool_redis::Pool;
 use deadpool_redis::redis::streams::StreamRangeReply;
 use deadpool_redis::redis::{self, AsyncCommands as _, Script, Value};
 
 use crate::{Keys, QueueError, field};
+
+mod index;
+
+pub use index::{DeadLetterFilter, DeadLetterGroup, DeadLetterPage, reason};
 
 /// How many dead letters one XRANGE reads while scanning.
 const PAGE: usize = 500;
@@ -50,6 +57,7 @@ pub struct DeadLetters {
     pool: Pool,
     keys: Keys,
     replay: Script,
+    purge: Script,
 }
 
 impl DeadLetters {
@@ -58,7 +66,14 @@ impl DeadLetters {
         Self {
             pool,
             keys,
-            replay: Script::new(include_str!("scripts/replay.lua")),
+            replay: Script::new(concat!(
+                include_str!("../scripts/dlq_index.lua"),
+                include_str!("../scripts/replay.lua")
+            )),
+            purge: Script::new(concat!(
+                include_str!("../scripts/dlq_index.lua"),
+                include_str!("../scripts/purge.lua")
+            )),
         }
     }
 
@@ -120,15 +135,25 @@ impl DeadLetters {
             .replay
             .key(self.keys.dlq())
             .key(self.keys.events())
+            .key(self.keys.dlq_index())
+            .key(self.keys.dlq_groups())
             .arg(id)
             .invoke_async(&mut *conn)
             .await?)
     }
 
-    /// Deletes one dead letter. `false` when there was none.
+    /// Deletes one dead letter, and its index entries in the same step. `false` when there
+    /// was none.
     pub async fn purge(&self, id: &str) -> Result<bool, QueueError> {
         let mut conn = self.pool.get().await?;
-        let removed: u64 = conn.xdel(self.keys.dlq(), &[id]).await?;
+        let removed: u64 = self
+            .purge
+            .key(self.keys.dlq())
+            .key(self.keys.dlq_index())
+            .key(self.keys.dlq_groups())
+            .arg(id)
+            .invoke_async(&mut *conn)
+            .await?;
         Ok(removed == 1)
     }
 

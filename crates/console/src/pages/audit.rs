@@ -1,0 +1,102 @@
+//! `GET /audit?before=N`: every action taken in the console, newest first; `GET /audit/{id}`:
+//! one action, where a replay or purge lands when it is done.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use crate::auth::Identity;
+use crate::extract::Viewer;
+use crate::respond::{self, Failure};
+use crate::state::Console;
+
+const PAGE: i64 = 50;
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Query {
+    before: Option<i64>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Audit {
+    rows: Vec<serde_json::Value>,
+    next: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage<'a> {
+    me: Option<&'a Identity>,
+    v: &'a Audit,
+    one: bool,
+}
+
+impl AuditPage<'_> {
+    fn cell(&self, row: &serde_json::Value, name: &str) -> String {
+        match &row[name] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+}
+
+pub async fn page(
+    req: HttpRequest,
+    console: web::Data<Console>,
+    me: Viewer,
+    query: Result<web::Query<Query>, actix_web::Error>,
+) -> HttpResponse {
+    let result = async {
+        let query = query.map_err(|_| Failure::BadInput("before must be an audit id".into()))?;
+        let rows = console.audit_page(query.before, PAGE).await?;
+        let v = Audit {
+            next: rows
+                .last()
+                .and_then(|r| r["id"].as_i64())
+                .filter(|_| rows.len() as i64 == PAGE),
+            rows,
+        };
+        Ok(respond::page(&req, &v, || AuditPage {
+            me: Some(&me.0),
+            v: &v,
+            one: false,
+        }))
+    }
+    .await;
+    respond::outcome(&req, &me.0, result)
+}
+
+pub async fn one(
+    req: HttpRequest,
+    console: web::Data<Console>,
+    me: Viewer,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let result = async {
+        let id: i64 = path
+            .parse()
+            .map_err(|_| Failure::BadInput("an audit id is a number".into()))?;
+        let rows = console.audit_page(id.checked_add(1), 1).await?;
+        let row = rows
+            .into_iter()
+            .find(|r| r["id"].as_i64() == Some(id))
+            .ok_or_else(|| Failure::NotFound(format!("no audit row {id}")))?;
+        if respond::wants_json(&req) {
+            return Ok(HttpResponse::Ok().json(&row));
+        }
+        let v = Audit {
+            rows: vec![row],
+            next: None,
+        };
+        Ok(respond::html(
+            actix_web::http::StatusCode::OK,
+            &AuditPage {
+                me: Some(&me.0),
+                v: &v,
+                one: true,
+            },
+        ))
+    }
+    .await;
+    respond::outcome(&req, &me.0, result)
+}
