@@ -47,6 +47,39 @@ async fn used_memory(redis: &Pool) -> anyhow::Result<f64> {
         .context("INFO memory has no used_memory")
 }
 
+/// Resets Redis's command statistics, so [`events_per_call`] counts from here.
+pub async fn reset_command_stats(redis: &Pool) -> anyhow::Result<()> {
+    let mut conn = redis.get().await?;
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async::<()>(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// XADDs per EVALSHA since the last reset: how many events the receiver's script calls
+/// carried on average (commands a script runs are counted too).
+pub async fn events_per_call(redis: &Pool) -> anyhow::Result<f64> {
+    let mut conn = redis.get().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut *conn)
+        .await?;
+    let calls = |name: &str| -> f64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let scripts = calls("evalsha") + calls("eval");
+    Ok(if scripts > 0.0 {
+        calls("xadd") / scripts
+    } else {
+        0.0
+    })
+}
+
 async fn flush(redis: &Pool) -> anyhow::Result<()> {
     let mut conn = redis.get().await?;
     redis::cmd("FLUSHALL")

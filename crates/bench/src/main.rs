@@ -62,6 +62,10 @@ struct Args {
     /// phase is skipped with the reason.
     #[arg(long, default_value_t = 250)]
     worker_cpu: u64,
+    /// The receiver's `RUST_LOG` in the throughput and latency phases: `warn` drops its line
+    /// per accepted event, to see what that line costs.
+    #[arg(long, default_value = "info")]
+    receiver_log: String,
     /// Users of the reconciliation run (0 skips it).
     #[arg(long, default_value_t = 1_000_000)]
     reconcile_users: usize,
@@ -168,22 +172,26 @@ async fn measure(
         Duration::from_secs(5),
         Duration::from_secs(10),
     )?;
-    cluster.start_receiver(&[("QUEUE_HIGH_WATER", "0")]).await?;
+    cluster
+        .start_receiver(&[("QUEUE_HIGH_WATER", "0"), ("RUST_LOG", &args.receiver_log)])
+        .await?;
 
     let mut runs = Vec::new();
     for run in 1..=args.runs {
         let mut f = Figures::default();
         phases::reset(cluster, &db, &redis).await?;
+        capacity::reset_command_stats(&redis).await?;
         let receiver =
             phases::receiver_saturation(cluster, Duration::from_secs(args.window)).await?;
+        f.receiver_group = capacity::events_per_call(&redis).await?;
         f.receiver_rps = receiver.accepted_per_sec;
         f.receiver_p50_ms = receiver.latency.value_at_quantile(0.5) as f64 / 1000.0;
         f.receiver_p99_ms = receiver.latency.value_at_quantile(0.99) as f64 / 1000.0;
         f.receiver_p999_ms = receiver.latency.value_at_quantile(0.999) as f64 / 1000.0;
         f.receiver_non_202 = receiver.other;
         println!(
-            "run {run}: receiver {:.0}/s, p99 {:.2} ms",
-            f.receiver_rps, f.receiver_p99_ms
+            "run {run}: receiver {:.0}/s, p99 {:.2} ms, {:.1} events per script call",
+            f.receiver_rps, f.receiver_p99_ms, f.receiver_group
         );
         phases::reset(cluster, &db, &redis).await?;
         let bare = baseline::bare_saturation(cluster, Duration::from_secs(args.window)).await?;

@@ -12,6 +12,7 @@ pub struct Figures {
     pub receiver_p999_ms: f64,
     pub receiver_non_202: u64,
     pub bare_rps: f64,
+    pub receiver_group: f64,
     pub paced_p50_ms: f64,
     pub paced_p99_ms: f64,
     pub e2e_p50_ms: f64,
@@ -102,6 +103,13 @@ pub fn markdown(
         "receiver latency p99.9",
         "ms",
         &|f| f.receiver_p999_ms,
+        "",
+    );
+    row(
+        "1",
+        "events per enqueue script call (group commit)",
+        "",
+        &|f| f.receiver_group,
         "",
     );
     row(
