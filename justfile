@@ -23,8 +23,8 @@ fmt:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    python3 -c '{{ workspace_deps_check }}'
-    python3 -c '{{ module_docs_check }}'
+    python3 -c {{ quote(workspace_deps_check) }}
+    python3 -c {{ quote(module_docs_check) }}
 
 # Make sure Redis and Postgres answer, starting them with Docker when it is there.
 services:
