@@ -1,3 +1,5 @@
+//! The console served in-process against a test database and prefix, with sessions of each role.
+
 use std::time::Duration;
 
 use actix_web::body::MessageBody;
