@@ -8,13 +8,16 @@
 //! 100,000 queued events, then again with each worker held to a CPU budget as a replica
 //! is; reads the processes' peak RSS; and measures the ceilings:
 //! `redis-benchmark` XADD of the same payload and `pgbench` running the worker's per-event
-//! SQL, one transaction per event. Prints the medians of the runs as a markdown table.
+//! SQL, one transaction per event; then times the console's grouped dead-letter page and an
+//! object search with 100,000 dead letters and 1,000,000 users. Prints the medians of the
+//! runs as a markdown table.
 
 // A report for people is this program's output.
 #![allow(clippy::print_stdout)]
 
 mod budget;
 mod ceilings;
+mod console;
 mod load;
 mod payload;
 mod phases;
@@ -55,6 +58,12 @@ struct Args {
     /// phase is skipped with the reason.
     #[arg(long, default_value_t = 250)]
     worker_cpu: u64,
+    /// Dead letters the console's pages are timed with (0 skips the console phase).
+    #[arg(long, default_value_t = 100_000)]
+    console_dead_letters: usize,
+    /// Users in the database while the console's pages are timed.
+    #[arg(long, default_value_t = 1_000_000)]
+    console_users: usize,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -79,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
     cluster.shutdown();
     let budget = budget.as_ref().map(budget::CpuBudget::millicores);
     let _ = std::fs::remove_dir_all(&dir);
-    let (runs, memory) = outcome?;
+    let (runs, memory, console) = outcome?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let settings = "receiver and workers with their defaults (release build, `LOG_FORMAT=json`, `RUST_LOG=info`, logs to a file); \
         Redis `appendonly yes`, `appendfsync everysec`; PostgreSQL defaults with `fsync=on`";
@@ -92,6 +101,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(memory) = memory {
         table.push_str(&report::memory(&memory));
     }
+    if let Some(console) = console {
+        table.push_str(&console::report(&console));
+    }
     println!("{table}");
     if let Some(path) = &args.out {
         std::fs::write(path, &table).with_context(|| format!("cannot write {}", path.display()))?;
@@ -103,7 +115,11 @@ async fn measure(
     cluster: &mut Cluster,
     args: &Args,
     mut budget: Option<&mut budget::CpuBudget>,
-) -> anyhow::Result<(Vec<Figures>, Option<phases::MemoryRun>)> {
+) -> anyhow::Result<(
+    Vec<Figures>,
+    Option<phases::MemoryRun>,
+    Option<console::ConsoleRun>,
+)> {
     cluster.init_postgres()?;
     cluster.start_postgres(&["track_commit_timestamp=on"])?;
     cluster.start_redis().await?;
@@ -221,5 +237,22 @@ async fn measure(
     } else {
         None
     };
-    Ok((runs, memory))
+    let console = if args.console_dead_letters > 0 {
+        phases::reset(cluster, &db, &redis).await?;
+        let run = console::console(
+            cluster,
+            &db,
+            &redis,
+            args.console_dead_letters,
+            args.console_users,
+        )
+        .await?;
+        for (page, p50, p99) in &run.pages {
+            println!("console: {page}: p50 {p50:.1} ms, p99 {p99:.1} ms");
+        }
+        Some(run)
+    } else {
+        None
+    };
+    Ok((runs, memory, console))
 }
