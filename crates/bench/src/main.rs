@@ -8,9 +8,10 @@
 //! 100,000 queued events, then again with each worker held to a CPU budget as a replica
 //! is; reads the processes' peak RSS; and measures the ceilings:
 //! `redis-benchmark` XADD of the same payload and `pgbench` running the worker's per-event
-//! SQL, one transaction per event. Prints the medians of the runs as a markdown table.
-//! Then, once, reconciles a million users against a stand-in for Clerk serving them
-//! generated (`--reconcile-users`), beside `verify` over the same data.
+//! SQL, one transaction per event; then times the console's grouped dead-letter page and an
+//! object search with 100,000 dead letters and 1,000,000 users. Prints the medians of the
+//! runs as a markdown table. Then, once, reconciles a million users against a stand-in for
+//! Clerk serving them generated (`--reconcile-users`), beside `verify` over the same data.
 
 // A report for people is this program's output.
 #![allow(clippy::print_stdout)]
@@ -19,6 +20,7 @@ mod baseline;
 mod budget;
 mod capacity;
 mod ceilings;
+mod console;
 mod load;
 mod payload;
 mod phases;
@@ -81,6 +83,12 @@ struct Args {
     /// Events the workers apply before PostgreSQL's bytes per row are read.
     #[arg(long, default_value_t = 20_000)]
     capacity_pg_events: usize,
+    /// Dead letters the console's pages are timed with (0 skips the console phase).
+    #[arg(long, default_value_t = 100_000)]
+    console_dead_letters: usize,
+    /// Users in the database while the console's pages are timed.
+    #[arg(long, default_value_t = 1_000_000)]
+    console_users: usize,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -110,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
         memory,
         capacity,
         reconciled,
+        console,
     } = outcome?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let settings = "receiver and workers with their defaults (release build, `LOG_FORMAT=json`, `RUST_LOG=info`, logs to a file); \
@@ -129,6 +138,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some((capacity, replica_rate, replica)) = capacity {
         table.push_str(&sizing::markdown(&capacity, replica_rate, &replica));
     }
+    if let Some(console) = console {
+        table.push_str(&console::report(&console));
+    }
     println!("{table}");
     if let Some(path) = &args.out {
         std::fs::write(path, &table).with_context(|| format!("cannot write {}", path.display()))?;
@@ -144,6 +156,7 @@ struct Measured {
     /// The capacity figures, the drain rate one replica sustains, and how it was measured.
     capacity: Option<(capacity::Capacity, f64, String)>,
     reconciled: Option<reconcile::Figures>,
+    console: Option<console::ConsoleRun>,
 }
 
 async fn measure(
@@ -327,10 +340,28 @@ async fn measure(
     } else {
         None
     };
+    let console = if args.console_dead_letters > 0 {
+        phases::reset(cluster, &db, &redis).await?;
+        let run = console::console(
+            cluster,
+            &db,
+            &redis,
+            args.console_dead_letters,
+            args.console_users,
+        )
+        .await?;
+        for (page, p50, p99) in &run.pages {
+            println!("console: {page}: p50 {p50:.1} ms, p99 {p99:.1} ms");
+        }
+        Some(run)
+    } else {
+        None
+    };
     Ok(Measured {
         runs,
         memory,
         capacity,
         reconciled,
+        console,
     })
 }

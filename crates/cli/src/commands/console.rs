@@ -15,9 +15,17 @@ pub struct Args {
 
     #[command(flatten)]
     database: crate::context::DatabaseArgs,
+
+    /// Ask the console at CONSOLE_BIND whether it answers, and exit 0 if it does (for a
+    /// container's healthcheck).
+    #[arg(long)]
+    healthcheck: bool,
 }
 
 pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCode> {
+    if args.healthcheck {
+        return Ok(clerk_sync_runtime::healthcheck(args.console.bind).await);
+    }
     let mut database = args
         .database
         .config("clerk-sync console", Duration::from_secs(10));

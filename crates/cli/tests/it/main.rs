@@ -6,6 +6,7 @@
 mod backfill;
 mod changes;
 mod clerk_stub;
+mod console;
 mod dlq;
 mod migrate;
 mod privilege;

@@ -31,6 +31,7 @@ pub fn routes(console: Console) -> impl Fn(&mut ServiceConfig) + Send + Clone + 
                 web::scope("")
                     .wrap(security_headers())
                     .route("/healthz", web::get().to(clerk_sync_runtime::http::healthz))
+                    .route("/readyz", web::get().to(readyz))
                     .route("/assets/{name}", web::get().to(crate::assets::asset))
                     .route("/login", web::get().to(login::form))
                     .route("/login", web::post().to(login::submit))
@@ -49,6 +50,27 @@ pub fn routes(console: Console) -> impl Fn(&mut ServiceConfig) + Send + Clone + 
                     .route("/audit/{id}", web::get().to(audit::one)),
             );
     }
+}
+
+/// `GET /readyz`: 200 when Redis and PostgreSQL both answer, 503 otherwise.
+async fn readyz(console: web::Data<Console>) -> actix_web::HttpResponse {
+    let redis = clerk_sync_queue::queue_stats(&console.0.redis, &console.0.keys)
+        .await
+        .is_ok();
+    let postgres = clerk_sync_db::ping(&console.0.pg).await.is_ok();
+    if redis && postgres {
+        return actix_web::HttpResponse::Ok().json(serde_json::json!({"status": "ready"}));
+    }
+    clerk_sync_runtime::http::error_response(
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        if redis {
+            "PostgreSQL does not answer"
+        } else {
+            "Redis does not answer"
+        },
+        Some(std::time::Duration::from_secs(5)),
+    )
 }
 
 /// Nothing inline may run or style, nothing is loaded from elsewhere, no page may be framed,

@@ -8,8 +8,10 @@ use deadpool_redis::redis::{self, AsyncCommands as _, Script, Value};
 use crate::{Keys, QueueError, field};
 
 mod index;
+mod reason;
 
-pub use index::{DeadLetterFilter, DeadLetterGroup, DeadLetterPage, reason};
+pub use index::{DeadLetterFilter, DeadLetterGroup, DeadLetterPage};
+pub use reason::reason;
 
 /// How many dead letters one XRANGE reads while scanning.
 const PAGE: usize = 500;
