@@ -6,8 +6,9 @@
 
 use clerk_sync_clerk_api::Kind;
 use clerk_sync_queue::{Keys, Pool, Position, Progress, ProgressError, Recorded};
+use clerk_sync_runtime::unix_ms;
 
-use super::{ReconcileError, Report, unix_ms};
+use super::{ReconcileError, Report};
 
 /// The run to resume.
 pub(super) struct Resumed {

@@ -185,7 +185,9 @@ impl Reconciler {
         } else {
             None
         };
-        let run = resumed.as_ref().map_or_else(unix_ms, |r| r.run);
+        let run = resumed
+            .as_ref()
+            .map_or_else(|| clerk_sync_runtime::unix_ms() as i64, |r| r.run);
         if !options.dry_run && resumed.is_none() {
             checkpoint.start(run).await?;
         }
@@ -269,9 +271,4 @@ pub async fn exclusive(
         .await
         .map_err(DbError::from)?;
     Ok(taken.taken.then_some(conn))
-}
-
-/// Now, Unix ms, as the rest of the crate reads it.
-pub(crate) fn unix_ms() -> i64 {
-    clerk_sync_runtime::unix_ms() as i64
 }

@@ -13,12 +13,13 @@ use std::time::Duration;
 use clerk_sync_clerk_api::{Kind, Listing, Object};
 use clerk_sync_db::{AsyncPgConnection, DbError, Held};
 use clerk_sync_queue::{EnqueueError, Entry};
+use clerk_sync_runtime::unix_ms;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl as _;
 
 use super::checkpoint::Checkpoint;
 use super::drift::{self, KindReport};
-use super::{Options, Queued, ReconcileError, Reconciler, STRANGERS_AFTER, strangers, unix_ms};
+use super::{Options, Queued, ReconcileError, Reconciler, STRANGERS_AFTER, strangers};
 use crate::metrics::refusal;
 
 /// Rows read at a time when looking for extras.
@@ -228,7 +229,7 @@ impl Pass<'_> {
                     live: true,
                     member_of: row.organization_id.zip(row.user_id),
                 };
-                let (event_type, payload) = drift::deletion(kind, &row.id, &held, unix_ms());
+                let (event_type, payload) = drift::deletion(kind, &row.id, &held, unix_ms() as i64);
                 let svix_id = format!("reconcile:{event_type}:{}:{}", row.id, self.run);
                 self.queue(&svix_id, event_type, payload).await?;
                 self.record_queued(svix_id).await?;
@@ -341,7 +342,7 @@ impl Pass<'_> {
         event_type: &str,
         payload: Vec<u8>,
     ) -> Result<(), ReconcileError> {
-        let now = unix_ms() as u64;
+        let now = unix_ms();
         let entry = Entry {
             svix_id: svix_id.to_owned(),
             svix_timestamp: (now / 1000).to_string(),
