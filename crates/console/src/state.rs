@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use clerk_sync_db::{PgPool, PoolConfig, Schema};
+use clerk_sync_mirror::ondemand::Syncer;
 use clerk_sync_queue::{DeadLetters, Keys, Pool};
 use tokio::sync::broadcast;
 
@@ -22,6 +23,8 @@ pub struct ConsoleConfig {
     pub schema: Schema,
     /// Listener and tokens.
     pub args: ConsoleArgs,
+    /// The forced refresh behind "sync now", where a Backend API key is set.
+    pub syncer: Option<Arc<Syncer>>,
 }
 
 /// The console's shared state; cheap to clone.
@@ -37,6 +40,7 @@ pub(crate) struct Inner {
     pub tokens: Tokens,
     /// Each committed change's id, from the one `LISTEN` connection this process keeps.
     pub changes: broadcast::Sender<i64>,
+    pub syncer: Option<Arc<Syncer>>,
 }
 
 impl Console {
@@ -58,6 +62,7 @@ impl Console {
             schema: config.schema,
             tokens: Tokens::new(&config.args),
             changes,
+            syncer: config.syncer,
         })))
     }
 }

@@ -9,6 +9,7 @@ mod login;
 mod objects;
 mod overview;
 mod retries;
+mod sync;
 
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
@@ -44,6 +45,7 @@ pub fn routes(console: Console) -> impl Fn(&mut ServiceConfig) + Send + Clone + 
                     .route("/retries", web::get().to(retries::page))
                     .route("/objects", web::get().to(objects::search))
                     .route("/objects/{id}", web::get().to(objects::story))
+                    .route("/objects/{id}/sync", web::post().to(sync::sync))
                     .route("/changes", web::get().to(changes::page))
                     .route("/changes/events", web::get().to(changes::events))
                     .route("/audit", web::get().to(audit::page))

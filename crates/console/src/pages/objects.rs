@@ -98,6 +98,8 @@ pub struct ObjectStory {
     dead_letters: Vec<Summary>,
     retries: Vec<Retry>,
     queued: Vec<Queued>,
+    /// Whether "sync now" is offered: a Backend API key is set and Clerk serves this id.
+    can_sync: bool,
 }
 
 #[derive(Template)]
@@ -184,6 +186,7 @@ pub async fn story(
                 })
                 .collect(),
             story,
+            can_sync: state.syncer.is_some() && super::sync::fetchable(&id).is_some(),
             id,
         };
         Ok(respond::page(&req, &v, || StoryPage {

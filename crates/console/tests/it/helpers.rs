@@ -6,6 +6,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
+use clerk_sync_clerk_api::RetryPolicy;
 use clerk_sync_console::{Console, ConsoleArgs, ConsoleConfig, parse_tokens};
 use clerk_sync_db::{PoolConfig, Schema};
 use clerk_sync_queue::{Consumer, Enqueuer, EnqueuerConfig, Entry, Keys, Pool};
@@ -36,6 +37,16 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Self {
+        Self::build(None).await
+    }
+
+    /// A console whose object pages offer "sync now" against this stand-in for Clerk.
+    #[allow(dead_code)] // The browser test shares these helpers without syncing.
+    pub async fn with_clerk(stub: &clerk_sync_test_support::clerk_stub::Stub) -> Self {
+        Self::build(Some(stub)).await
+    }
+
+    async fn build(stub: Option<&clerk_sync_test_support::clerk_stub::Stub>) -> Self {
         let db = TestDatabase::new().await;
         let keys = Keys::new(&clerk_sync_test_support::unique_prefix());
         let pool = clerk_sync_queue::connect(
@@ -45,24 +56,49 @@ impl Harness {
             Duration::from_secs(5),
         )
         .unwrap();
+        let database = PoolConfig {
+            url: db.url.clone(),
+            max_size: 4,
+            statement_timeout: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(5),
+            idle_in_transaction_timeout: Duration::from_secs(30),
+            application_name: "console test".into(),
+            connect_timeout: Duration::from_secs(5),
+        };
+        let syncer = stub.map(|stub| {
+            let clerk = clerk_sync_mirror::Clerk::new(
+                stub.url.parse().unwrap(),
+                clerk_sync_clerk_api::SecretKey::parse(clerk_sync_test_support::clerk_stub::KEY)
+                    .unwrap(),
+                std::num::NonZeroU32::new(100).unwrap(),
+            );
+            let pool = clerk_sync_db::build_pool(&database).unwrap();
+            let guard = clerk_sync_mirror::instance::KeyGuard::new(
+                clerk.client(RetryPolicy::PROMPT).unwrap(),
+                pool.clone(),
+                Schema::default(),
+            );
+            clerk_sync_mirror::ondemand::Syncer::new(
+                pool,
+                clerk.client(RetryPolicy::PROMPT).unwrap(),
+                std::sync::Arc::new(guard),
+                clerk_sync_db::ApplyOptions {
+                    user_delete_mode: clerk_sync_db::DeleteMode::Soft,
+                    schema: Schema::default(),
+                },
+            )
+        });
         let console = Console::start(ConsoleConfig {
             redis: pool.clone(),
             keys: keys.clone(),
-            database: PoolConfig {
-                url: db.url.clone(),
-                max_size: 4,
-                statement_timeout: Duration::from_secs(10),
-                lock_timeout: Duration::from_secs(5),
-                idle_in_transaction_timeout: Duration::from_secs(30),
-                application_name: "console test".into(),
-                connect_timeout: Duration::from_secs(5),
-            },
+            database,
             schema: Schema::default(),
             args: ConsoleArgs {
                 bind: "127.0.0.1:0".parse().unwrap(),
                 operator_tokens: parse_tokens(OPERATOR).unwrap(),
                 viewer_tokens: Some(parse_tokens(VIEWER).unwrap()),
             },
+            syncer,
         })
         .unwrap();
         Self {

@@ -7,3 +7,4 @@ mod actions;
 mod auth;
 mod helpers;
 mod pages;
+mod sync;
