@@ -63,6 +63,7 @@ pub async fn console(
             operator_tokens: parse_tokens(TOKEN).map_err(anyhow::Error::msg)?,
             viewer_tokens: None,
         },
+        syncer: None,
     })?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(clerk_sync_console::serve(console, listener, async {

@@ -53,6 +53,9 @@ enum DlqCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Put dead letters written before the console's index (a version before it) in their
+    /// groups, so the console's groups and searches find them. Safe to run again.
+    Reindex,
 }
 
 #[derive(Debug, clap::Args)]
@@ -121,6 +124,11 @@ pub async fn run(context: &crate::Context, args: Args) -> anyhow::Result<ExitCod
                 letters.purge(id).await
             })
             .await
+        }
+        DlqCommand::Reindex => {
+            let indexed = letters.reindex().await.with_context(unreachable)?;
+            println!("{indexed} dead letters indexed; every dead letter is in its group");
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use clerk_sync_queue::redis;
 use clerk_sync_test_support::TestDatabase;
 use clerk_sync_worker::Worker;
 
@@ -279,4 +280,57 @@ fn replay_needs_entries_or_all() {
     let prefix = Prefix::new();
     let output = prefix.run(&["dlq", "replay"]);
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn reindex_puts_dead_letters_from_before_the_index_in_their_groups_once() {
+    let prefix = Prefix::new();
+    // As a version before the index wrote one: the stream entry alone.
+    let mut conn = prefix.conn().await;
+    let _: String = redis::cmd("XADD")
+        .arg(prefix.keys.dlq())
+        .arg("*")
+        .arg(&[
+            ("svix_id", "msg_old"),
+            ("svix_timestamp", "1716883200"),
+            ("type", "user.updated"),
+            (
+                "payload",
+                r#"{"type":"user.updated","data":{"id":"user_old"}}"#,
+            ),
+            ("received_at", "1716883200123"),
+            ("attempt", "7"),
+            ("error", "gave up after 8 attempts: deadlock detected"),
+            ("failed_at", "1716883300000"),
+            ("attempts", "8"),
+        ])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let first = prefix.run(&["dlq", "reindex"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).starts_with("1 dead letters indexed"),
+        "{}",
+        stdout(&first)
+    );
+    let groups: Vec<(String, String)> = redis::cmd("HGETALL")
+        .arg(prefix.keys.dlq_groups())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        groups,
+        [(
+            "user.updated\ngave up after N attempts".to_owned(),
+            "1".to_owned()
+        )]
+    );
+    let again = prefix.run(&["dlq", "reindex"]);
+    assert!(
+        stdout(&again).starts_with("0 dead letters indexed"),
+        "{}",
+        stdout(&again)
+    );
 }

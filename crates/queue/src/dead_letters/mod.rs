@@ -60,6 +60,7 @@ pub struct DeadLetters {
     keys: Keys,
     replay: Script,
     purge: Script,
+    reindex: Script,
 }
 
 impl DeadLetters {
@@ -75,6 +76,10 @@ impl DeadLetters {
             purge: Script::new(concat!(
                 include_str!("../scripts/dlq_index.lua"),
                 include_str!("../scripts/purge.lua")
+            )),
+            reindex: Script::new(concat!(
+                include_str!("../scripts/dlq_index.lua"),
+                include_str!("../scripts/reindex.lua")
             )),
         }
     }
@@ -157,6 +162,31 @@ impl DeadLetters {
             .invoke_async(&mut *conn)
             .await?;
         Ok(removed == 1)
+    }
+
+    /// Indexes the dead letters that are in no group (written by a version before the
+    /// index), a page at a time, each page one atomic step; returns how many it indexed.
+    /// Running it again indexes nothing more.
+    pub async fn reindex(&self) -> Result<u64, QueueError> {
+        let mut start = "-".to_owned();
+        let mut indexed = 0;
+        loop {
+            let mut conn = self.pool.get().await?;
+            let (last, added): (String, u64) = self
+                .reindex
+                .key(self.keys.dlq())
+                .key(self.keys.dlq_index())
+                .key(self.keys.dlq_groups())
+                .arg(&start)
+                .arg(PAGE)
+                .invoke_async(&mut *conn)
+                .await?;
+            indexed += added;
+            if last.is_empty() {
+                return Ok(indexed);
+            }
+            start = format!("({last}");
+        }
     }
 
     async fn range(&self, start: &str, count: usize) -> Result<Vec<DeadLetter>, QueueError> {

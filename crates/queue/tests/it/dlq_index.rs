@@ -131,3 +131,70 @@ async fn pages_find_a_dead_letter_by_svix_id_object_or_error_text_newest_first()
         .unwrap();
     assert_eq!(upto.len(), 5);
 }
+
+#[tokio::test]
+async fn reindex_groups_dead_letters_written_before_the_index_once() {
+    let q = Queue::new();
+    dead_letter(&q, 0, 2, "body is not JSON").await;
+    // As a version before the index wrote them: the stream entry alone.
+    let mut conn = q.conn().await;
+    for i in 0..3 {
+        let payload = format!(r#"{{"type":"user.updated","data":{{"id":"user_old{i}"}}}}"#);
+        let _: String = redis::cmd("XADD")
+            .arg(q.keys.dlq())
+            .arg("*")
+            .arg(&[
+                ("svix_id", format!("msg_old{i}")),
+                ("svix_timestamp", "1716883200".to_owned()),
+                ("type", "user.updated".to_owned()),
+                ("payload", payload),
+                ("received_at", "1716883200123".to_owned()),
+                ("attempt", "7".to_owned()),
+                (
+                    "error",
+                    format!("gave up after {} attempts: deadlock detected", 8 + i),
+                ),
+                ("failed_at", "1716883300000".to_owned()),
+                ("attempts", "8".to_owned()),
+            ])
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let letters = DeadLetters::new(q.pool.clone(), q.keys.clone());
+    let counts = |groups: Vec<clerk_sync_queue::DeadLetterGroup>| -> Vec<(String, u64)> {
+        groups
+            .into_iter()
+            .map(|g| (format!("{} / {}", g.event_type, g.reason), g.count))
+            .collect()
+    };
+    assert_eq!(
+        counts(letters.groups(10).await.unwrap()),
+        [("user.created / body is not JSON".to_owned(), 2)],
+        "the old ones are in no group"
+    );
+
+    assert_eq!(letters.reindex().await.unwrap(), 3);
+    let mut grouped = counts(letters.groups(10).await.unwrap());
+    grouped.sort();
+    assert_eq!(
+        grouped,
+        [
+            ("user.created / body is not JSON".to_owned(), 2),
+            ("user.updated / gave up after N attempts".to_owned(), 3)
+        ]
+    );
+    let found = letters
+        .matching(&filter(None, None, Some("user_old1")), None)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "found by the object it names");
+
+    assert_eq!(
+        letters.reindex().await.unwrap(),
+        0,
+        "a second run adds nothing"
+    );
+    assert_eq!(letters.groups(10).await.unwrap().len(), 2);
+    assert_eq!(letters.count().await.unwrap(), 5, "nothing moved");
+}
