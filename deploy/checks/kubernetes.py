@@ -122,6 +122,11 @@ class _Wiring:
             values.update(self.config.get(name, {}))
         for var in container.get("env", []):
             values[var["name"]] = var.get("value")
+            if "configMapKeyRef" in var.get("valueFrom", {}):
+                ref = var["valueFrom"]["configMapKeyRef"]
+                if ref["name"] not in self.config or ref["key"] not in self.config[ref["name"]]:
+                    self.fail(f"{what}: {var['name']} reads {ref['name']}/{ref['key']}, which is not rendered")
+                values[var["name"]] = self.config.get(ref["name"], {}).get(ref["key"])
             if "secretKeyRef" in var.get("valueFrom", {}):
                 self.secret_ref(var["valueFrom"]["secretKeyRef"], what)
                 if var["valueFrom"]["secretKeyRef"].get("optional"):
@@ -144,8 +149,10 @@ class _Wiring:
                 for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
                     if container.get(probe, {}).get("httpGet", {}).get("path") != path:
                         self.fail(f"{what}: {probe} must GET {path}")
-            if binary == CLI and container["command"] != ["clerk-sync", "migrate"]:
+            if binary == CLI and workload["kind"] == "Job" and container["command"] != ["clerk-sync", "migrate"]:
                 self.fail(f"{what}: the Job must run `clerk-sync migrate`")
+            if binary == CLI and workload["kind"] == "Deployment" and container["command"] != ["clerk-sync", "console"]:
+                self.fail(f"{what}: a Deployment of the CLI serves the console: `clerk-sync console`")
             if binary != WORKER:
                 continue
             timeout = int(values.get("ATTEMPT_TIMEOUT_MS", DEFAULTS["ATTEMPT_TIMEOUT_MS"]))
@@ -230,20 +237,25 @@ class _Wiring:
             self.fail("the receiver needs a PodDisruptionBudget")
         if not self.kind("PrometheusRule"):
             self.fail("the alert rules (PrometheusRule) are not rendered")
-        for key in sorted(self.secret_keys - self.used_keys):
-            fail(SECRET_EXAMPLE, f"{key} is listed but nothing reads it")
 
 
 def check() -> None:
     secret = yaml.safe_load((ROOT / SECRET_EXAMPLE).read_text())
     _validate(SECRET_EXAMPLE, secret)
+    # A key only an optional component reads (the console's) is read in the overlay that
+    # includes it: a key is unused when no kustomization reads it.
+    used = set()
     for path in KUSTOMIZATIONS:
         docs = _render(path)
         for doc in docs:
             _validate(path, doc)
         if docs:
-            _Wiring(path, docs, set(secret["stringData"])).check()
+            wiring = _Wiring(path, docs, set(secret["stringData"]))
+            wiring.check()
+            used |= wiring.used_keys
             kinds = sorted({doc["kind"] for doc in docs})
             print(f"{path}: rendered {len(docs)} objects ({', '.join(kinds)}), validated "
                   f"against Kubernetes {OLDEST} and {latest_version()} and KEDA's and the "
                   "Prometheus Operator's CRD models")
+    for key in sorted(set(secret["stringData"]) - used):
+        fail(SECRET_EXAMPLE, f"{key} is listed but nothing reads it")
