@@ -121,16 +121,7 @@ impl Console {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<serde_json::Value>, Failure> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<Row> = diesel::sql_query(self.sql(
-            "SELECT to_jsonb(a) AS value FROM @s.console_audit a \
-             WHERE a.id < $1 ORDER BY a.id DESC LIMIT $2",
-        ))
-        .bind::<BigInt, _>(before.unwrap_or(i64::MAX))
-        .bind::<BigInt, _>(limit)
-        .load(&mut *conn)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.value).collect())
+        self.newest_first("console_audit", before, limit).await
     }
 
     /// Feed rows newest first, below id `before` when given.
@@ -139,11 +130,21 @@ impl Console {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<serde_json::Value>, Failure> {
+        self.newest_first("sync_changes", before, limit).await
+    }
+
+    /// A keyset page of `table` (one of ours, named here, never from input) by its `id`.
+    async fn newest_first(
+        &self,
+        table: &'static str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>, Failure> {
         let mut conn = self.conn().await?;
-        let rows: Vec<Row> = diesel::sql_query(self.sql(
-            "SELECT to_jsonb(c) AS value FROM @s.sync_changes c \
-             WHERE c.id < $1 ORDER BY c.id DESC LIMIT $2",
-        ))
+        let rows: Vec<Row> = diesel::sql_query(self.sql(&format!(
+            "SELECT to_jsonb(t) AS value FROM @s.{table} t \
+             WHERE t.id < $1 ORDER BY t.id DESC LIMIT $2"
+        )))
         .bind::<BigInt, _>(before.unwrap_or(i64::MAX))
         .bind::<BigInt, _>(limit)
         .load(&mut *conn)

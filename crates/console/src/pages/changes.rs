@@ -42,11 +42,7 @@ struct ChangesPage<'a> {
 
 impl ChangesPage<'_> {
     fn cell(&self, row: &serde_json::Value, name: &str) -> String {
-        match &row[name] {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => String::new(),
-            other => other.to_string(),
-        }
+        super::cell(row, name)
     }
 }
 

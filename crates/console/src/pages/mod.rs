@@ -173,3 +173,13 @@ pub(crate) fn text_field(name: &str, value: Option<&str>) -> Result<Option<Strin
     }
     Ok(Some(value.to_owned()))
 }
+
+/// A column of a row read as JSON, as a table cell shows it: text as it is, null as nothing,
+/// anything else as its JSON.
+fn cell(row: &serde_json::Value, name: &str) -> String {
+    match &row[name] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}

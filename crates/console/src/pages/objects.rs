@@ -114,11 +114,7 @@ impl StoryPage<'_> {
         serde_json::to_string_pretty(value).unwrap_or_default()
     }
     fn cell(&self, row: &serde_json::Value, name: &str) -> String {
-        match &row[name] {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => String::new(),
-            other => other.to_string(),
-        }
+        super::cell(row, name)
     }
 }
 

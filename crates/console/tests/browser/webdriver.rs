@@ -152,17 +152,14 @@ impl Session {
 
     /// The element `css` names, waiting for it (bounded).
     pub async fn wait_for(&self, css: &str, within: Duration) -> String {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if let Some(element) = self.find(css).await {
-                return element;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {css} within {within:?} at {}",
-                self.current_url().await
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        let appeared = clerk_sync_test_support::try_eventually(within, || async {
+            self.find(css).await.is_some()
+        })
+        .await;
+        let found = if appeared { self.find(css).await } else { None };
+        match found {
+            Some(element) => element,
+            None => panic!("no {css} within {within:?} at {}", self.current_url().await),
         }
     }
 
