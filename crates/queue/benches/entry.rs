@@ -24,7 +24,7 @@ fn entry(c: &mut Criterion) {
     let map: HashMap<String, Vec<u8>> = entry
         .fields()
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
+        .map(|(k, v)| (k.to_owned(), v.into_owned()))
         .collect();
 
     c.bench_function("entry/type_of", |b| {

@@ -1,6 +1,7 @@
 //! An event as it travels through the stream, the retry set and the dead letters, field by
 //! field.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Field names of a stream entry, as `redis-cli` shows them.
@@ -57,25 +58,37 @@ pub enum EntryError {
     NotUtf8(&'static str),
 }
 
+/// For callers that keep their entry: [`crate::Enqueuer::enqueue`] takes either, so the
+/// receiver hands over its body without a copy.
+impl From<&Entry> for Entry {
+    fn from(entry: &Entry) -> Self {
+        entry.clone()
+    }
+}
+
 impl Entry {
     /// How many fields an entry of `{prefix}:events` has.
     pub const FIELDS: usize = 6;
 
-    /// The entry's fields in stream order, ready for XADD.
-    pub fn fields(&self) -> [(&'static str, Vec<u8>); Self::FIELDS] {
+    /// The entry's fields in stream order, ready for XADD: the text and the payload
+    /// borrowed, so that writing an entry copies its body once, into the command.
+    pub fn fields(&self) -> [(&'static str, Cow<'_, [u8]>); Self::FIELDS] {
         [
-            (field::SVIX_ID, self.svix_id.as_bytes().to_vec()),
+            (field::SVIX_ID, Cow::Borrowed(self.svix_id.as_bytes())),
             (
                 field::SVIX_TIMESTAMP,
-                self.svix_timestamp.as_bytes().to_vec(),
+                Cow::Borrowed(self.svix_timestamp.as_bytes()),
             ),
-            (field::TYPE, self.event_type.as_bytes().to_vec()),
-            (field::PAYLOAD, self.payload.clone()),
+            (field::TYPE, Cow::Borrowed(self.event_type.as_bytes())),
+            (field::PAYLOAD, Cow::Borrowed(&self.payload)),
             (
                 field::RECEIVED_AT,
-                self.received_at.to_string().into_bytes(),
+                Cow::Owned(self.received_at.to_string().into_bytes()),
             ),
-            (field::ATTEMPT, self.attempt.to_string().into_bytes()),
+            (
+                field::ATTEMPT,
+                Cow::Owned(self.attempt.to_string().into_bytes()),
+            ),
         ]
     }
 
@@ -143,7 +156,7 @@ mod tests {
         let map: HashMap<String, Vec<u8>> = entry
             .fields()
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
+            .map(|(k, v)| (k.to_owned(), v.into_owned()))
             .collect();
         assert_eq!(Entry::from_fields(&map).unwrap(), entry);
     }
@@ -153,7 +166,7 @@ mod tests {
         let mut map: HashMap<String, Vec<u8>> = sample()
             .fields()
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
+            .map(|(k, v)| (k.to_owned(), v.into_owned()))
             .collect();
         map.remove(field::PAYLOAD);
         assert_eq!(

@@ -1,10 +1,10 @@
 //! Group commit: requests waiting for Redis at the same moment go in one script call.
 //!
-//! A few committer tasks take turns at one queue of waiting requests: each takes every
-//! request waiting when it gets its turn (up to a bound), sends them in one call, and
-//! answers each request from that call's reply. While one group is in Redis the next one
-//! fills, so under load Redis sees one call per group instead of one per request, and an
-//! idle receiver sends a lone request at once, without waiting for company.
+//! A committer task takes every request waiting when it is free (up to a bound), sends
+//! them in one call, and answers each request from that call's reply. While one group is
+//! in Redis the next one fills, so under load Redis sees one call per group instead of one
+//! per request, and an idle receiver sends a lone request at once, without waiting for
+//! company. Committers sharing a queue take turns at it.
 
 use std::sync::{Arc, Weak};
 

@@ -46,7 +46,7 @@ proptest! {
         let fields: HashMap<String, Vec<u8>> = entry
             .fields()
             .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
+            .map(|(name, value)| (name.to_owned(), value.into_owned()))
             .collect();
         prop_assert_eq!(Entry::from_fields(&fields), Ok(entry));
     }

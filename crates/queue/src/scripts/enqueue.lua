@@ -36,42 +36,56 @@ local stride = width + 1
 local count = (#ARGV - 4) / stride
 
 local window = math.floor(tonumber(redis.call('TIME')[1]) / window_secs)
-local expires_at = (window + 2) * window_secs
+local expires_at = string.format('%d', (window + 2) * window_secs)
+-- Key names built once per call: Lua turns a number into text through sprintf.
+local guard = tag .. ':guard:'
+local this_window = guard .. string.format('%d', window)
+local last_window = guard .. string.format('%d', window - 1)
 
-local function meta_key(w)
-  return tag .. ':guard:' .. w
-end
-
-local function bucket_key(w, level, digest)
-  return tag .. ':guard:' .. w .. ':h' .. string.sub(digest, 1, level)
-end
-
-local function levels(w)
-  local m = redis.call('HMGET', meta_key(w), 'l0', 'l', 'n', 'c')
+local function levels(meta_key)
+  local m = redis.call('HMGET', meta_key, 'l0', 'l', 'n', 'c')
   if not m[1] then
     return nil
   end
   return { l0 = tonumber(m[1]), l = tonumber(m[2]), n = tonumber(m[3]), c = tonumber(m[4]) }
 end
 
-local current = levels(window)
-local previous = levels(window - 1)
+local current = levels(this_window)
+local previous = levels(last_window)
+
+-- Buckets a lookup has read: a bucket of the wrong type fails the lookup, before any
+-- write; only buckets written but not read need their type checked.
+local read = {}
 
 local function guarded(id, digest)
-  if redis.call('EXISTS', tag .. ':seen:' .. id) == 1 then
-    return true
-  end
-  for _, w in ipairs({ { window, current }, { window - 1, previous } }) do
+  for _, w in ipairs({ { this_window, current }, { last_window, previous } }) do
     local meta = w[2]
     if meta then
       for level = meta.l0, meta.l do
-        if redis.call('HEXISTS', bucket_key(w[1], level, digest), id) == 1 then
+        local key = w[1] .. ':h' .. string.sub(digest, 1, level)
+        read[key] = true
+        if redis.call('HEXISTS', key, id) == 1 then
           return true
         end
       end
     end
   end
   return false
+end
+
+-- Ids guarded the earlier way, looked for all at once: after an upgrade's first day there
+-- are none, and one call answers that for the whole group.
+local legacy = {}
+do
+  local seen = {}
+  for i = 1, count do
+    seen[i] = tag .. ':seen:' .. ARGV[4 + (i - 1) * stride + 1]
+  end
+  if redis.call('EXISTS', unpack(seen)) > 0 then
+    for i = 1, count do
+      legacy[i] = redis.call('EXISTS', seen[i]) == 1
+    end
+  end
 end
 
 local replies = {}
@@ -81,7 +95,7 @@ local in_group = {}
 for i = 1, count do
   local id = ARGV[4 + (i - 1) * stride + 1]
   local digest = redis.sha1hex(id)
-  if in_group[id] or guarded(id, digest) then
+  if in_group[id] or legacy[i] or guarded(id, digest) then
     replies[i] = false
   else
     in_group[id] = true
@@ -113,7 +127,7 @@ end
 local targets = {}
 local buckets = {}
 for _, i in ipairs(fresh) do
-  local key = bucket_key(window, meta.l, digests[i])
+  local key = this_window .. ':h' .. string.sub(digests[i], 1, meta.l)
   targets[i] = key
   buckets[key] = true
   meta.n = meta.n + 1
@@ -124,9 +138,11 @@ for _, i in ipairs(fresh) do
   end
 end
 for key in pairs(buckets) do
-  local kind = redis.call('TYPE', key).ok
-  if kind ~= 'hash' and kind ~= 'none' then
-    return redis.error_reply('WRONGTYPE the guard bucket ' .. key .. ' is not a hash')
+  if not read[key] then
+    local kind = redis.call('TYPE', key).ok
+    if kind ~= 'hash' and kind ~= 'none' then
+      return redis.error_reply('WRONGTYPE the guard bucket ' .. key .. ' is not a hash')
+    end
   end
 end
 
@@ -142,6 +158,6 @@ end
 for key in pairs(buckets) do
   redis.call('EXPIREAT', key, expires_at)
 end
-redis.call('HSET', meta_key(window), 'l0', meta.l0, 'l', meta.l, 'n', meta.n, 'c', meta.c)
-redis.call('EXPIREAT', meta_key(window), expires_at)
+redis.call('HSET', this_window, 'l0', meta.l0, 'l', meta.l, 'n', meta.n, 'c', meta.c)
+redis.call('EXPIREAT', this_window, expires_at)
 return replies

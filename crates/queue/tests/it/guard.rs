@@ -94,6 +94,20 @@ async fn an_id_guarded_by_an_earlier_version_is_still_refused() {
         EnqueueOutcome::Queued(_)
     ));
     assert_eq!(queue.len(&queue.keys.events()).await, 1);
+
+    // In one group with new ids, the old guard still answers for its id alone (the script
+    // asks for every id's old key at once, then one by one only when one exists).
+    let (fresh, again) = (entry("msg_fresh"), entry("msg_old"));
+    let outcomes = enqueuer.enqueue_group(&[&fresh, &again]).await;
+    assert!(
+        matches!(outcomes[0], Ok(EnqueueOutcome::Queued(_))),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[1], Ok(EnqueueOutcome::Duplicate)),
+        "{outcomes:?}"
+    );
+    assert_eq!(queue.len(&queue.keys.events()).await, 2);
 }
 
 #[tokio::test]
