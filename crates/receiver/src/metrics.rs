@@ -2,6 +2,8 @@
 
 use std::sync::OnceLock;
 
+use actix_web::http::StatusCode;
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Requests to `/webhooks/clerk`, by answered status.
@@ -52,4 +54,44 @@ pub fn handle() -> PrometheusHandle {
         metrics::gauge!(LAST_ACCEPTED_TIMESTAMP_SECONDS).set(0.0);
     });
     handle
+}
+
+/// The series every webhook request records, looked up once: a lookup by name and labels
+/// costs more than the increment itself.
+pub struct Webhook {
+    requests: Vec<(StatusCode, Counter)>,
+    pub last_accepted: Gauge,
+    pub enqueue_duration: Histogram,
+}
+
+impl Webhook {
+    /// Counts one request answered `status`.
+    pub fn count_request(&self, status: StatusCode) {
+        match self.requests.iter().find(|(s, _)| *s == status) {
+            Some((_, counter)) => counter.increment(1),
+            None => metrics::counter!(REQUESTS_TOTAL, "status" => status.as_str().to_owned())
+                .increment(1),
+        }
+    }
+}
+
+/// The webhook route's series, registered with the recorder on first use.
+pub fn webhook() -> &'static Webhook {
+    static WEBHOOK: OnceLock<Webhook> = OnceLock::new();
+    WEBHOOK.get_or_init(|| {
+        handle();
+        Webhook {
+            requests: STATUSES
+                .iter()
+                .filter_map(|s| StatusCode::from_bytes(s.as_bytes()).ok())
+                .map(|status| {
+                    let counter =
+                        metrics::counter!(REQUESTS_TOTAL, "status" => status.as_str().to_owned());
+                    (status, counter)
+                })
+                .collect(),
+            last_accepted: metrics::gauge!(LAST_ACCEPTED_TIMESTAMP_SECONDS),
+            enqueue_duration: metrics::histogram!(ENQUEUE_DURATION_SECONDS),
+        }
+    })
 }

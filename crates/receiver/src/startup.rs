@@ -17,7 +17,6 @@ use crate::routes::{health, webhook};
 /// What every handler shares.
 pub struct AppState {
     pub(crate) verifier: Verifier,
-    pub(crate) enqueuer: Enqueuer,
     pub(crate) pool: Pool,
     pub(crate) tolerance_secs: u64,
     pub(crate) max_body_bytes: usize,
@@ -45,8 +44,7 @@ impl Application {
         let keys = Keys::new(&config.stream_prefix);
         let state = web::Data::new(AppState {
             verifier: Verifier::new(config.secrets.clone(), config.tolerance_secs),
-            enqueuer: Enqueuer::new(pool.clone(), keys, config.enqueue.clone()),
-            pool,
+            pool: pool.clone(),
             tolerance_secs: config.tolerance_secs,
             max_body_bytes: config.max_body_bytes,
             body_read_timeout: config.body_read_timeout,
@@ -63,9 +61,15 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let enqueue = config.enqueue.clone();
         let server = clerk_sync_runtime::http::serve(listener, Limits::RECEIVER, move |config| {
+            // One enqueuer per HTTP worker thread, built on it: its committers and its Redis
+            // connections run on that thread's runtime, so a request, its group's script
+            // call and its answer never wait for another thread to be scheduled.
+            let enqueuer = Enqueuer::new(pool.clone(), keys.clone(), enqueue.clone());
             config
                 .app_data(state.clone())
+                .app_data(web::Data::new(enqueuer))
                 .route("/webhooks/clerk", web::post().to(webhook::receive))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(health::readyz))

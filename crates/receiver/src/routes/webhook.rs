@@ -4,16 +4,14 @@
 use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use clerk_sync_queue::{EnqueueError, EnqueueOutcome, Entry};
+use clerk_sync_queue::{EnqueueError, EnqueueOutcome, Enqueuer, Entry};
 use clerk_sync_signature::{HeaderError, HeaderName, WebhookHeaders};
 use futures_util::StreamExt as _;
 use serde::Serialize;
+use tracing::Instrument as _;
 
 use crate::ApiError;
-use crate::metrics::{
-    ENQUEUE_DURATION_SECONDS, LAST_ACCEPTED_TIMESTAMP_SECONDS, REQUESTS_TOTAL,
-    VERIFICATION_FAILURES_TOTAL,
-};
+use crate::metrics::VERIFICATION_FAILURES_TOTAL;
 use crate::startup::AppState;
 
 #[derive(Serialize)]
@@ -28,16 +26,18 @@ pub async fn receive(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
+    enqueuer: web::Data<Enqueuer>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = handle(&request, payload, &state).await;
+    let outcome = handle(&request, payload, &state, &enqueuer).await;
     let status = match &outcome {
         Ok(response) => response.status(),
         Err(error) => actix_web::ResponseError::status_code(error),
     };
-    metrics::counter!(REQUESTS_TOTAL, "status" => status.as_str().to_owned()).increment(1);
+    let metrics = crate::metrics::webhook();
+    metrics.count_request(status);
     if status.is_success() {
         let now = crate::clock::system_ms();
-        metrics::gauge!(LAST_ACCEPTED_TIMESTAMP_SECONDS).set((now / 1000) as f64);
+        metrics.last_accepted.set((now / 1000) as f64);
     }
     if let Err(
         error @ (ApiError::MissingHeader(_)
@@ -56,6 +56,7 @@ async fn handle(
     request: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    enqueuer: &Enqueuer,
 ) -> Result<HttpResponse, ApiError> {
     refuse_repeated_headers(request)?;
     let headers = WebhookHeaders::from_lookup(|name| {
@@ -83,14 +84,17 @@ async fn handle(
         received_at: now,
         attempt: 0,
     };
-    enqueue(state, &entry).await
+    let span =
+        tracing::info_span!("enqueue", svix_id = %entry.svix_id, event_type = %entry.event_type);
+    enqueue(enqueuer, entry).instrument(span).await
 }
 
-#[tracing::instrument(skip_all, fields(svix_id = %entry.svix_id, event_type = %entry.event_type))]
-async fn enqueue(state: &AppState, entry: &Entry) -> Result<HttpResponse, ApiError> {
+async fn enqueue(enqueuer: &Enqueuer, entry: Entry) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let outcome = state.enqueuer.enqueue(entry).await;
-    metrics::histogram!(ENQUEUE_DURATION_SECONDS).record(started.elapsed().as_secs_f64());
+    let outcome = enqueuer.enqueue(entry).await;
+    crate::metrics::webhook()
+        .enqueue_duration
+        .record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(EnqueueOutcome::Queued(id)) => {
             tracing::info!(entry = %id, "queued");
