@@ -9,7 +9,7 @@ use clerk_sync_queue::redis;
 use clerk_sync_queue::{Enqueuer, EnqueuerConfig, Entry, Keys, Pool, field};
 use clerk_sync_testbed::PREFIX;
 
-use crate::payload::user_updated;
+use crate::payload::{email_created, session_created, user_updated};
 
 /// Bytes per item.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,10 @@ pub struct Capacity {
     pub pg_processed: f64,
     /// One `sync_changes` row, indexes included.
     pub pg_feed: f64,
+    /// One `sessions` row (a sign-in), indexes included.
+    pub pg_session: f64,
+    /// One `messages` row (an email or SMS sent), indexes included.
+    pub pg_message: f64,
 }
 
 async fn used_memory(redis: &Pool) -> anyhow::Result<f64> {
@@ -211,5 +215,72 @@ pub async fn postgres_bytes(
     capacity.pg_user = per(row.get(0), row.get(1));
     capacity.pg_processed = per(row.get(2), row.get(3));
     capacity.pg_feed = per(row.get(4), row.get(5));
+    Ok(())
+}
+
+/// PostgreSQL's bytes per `sessions` and per `messages` row: `count` sign-ins and as many
+/// emailed codes queued as the receiver queues them, applied by one worker, then compacted.
+pub async fn postgres_session_and_message_bytes(
+    cluster: &mut clerk_sync_testbed::Cluster,
+    db: &tokio_postgres::Client,
+    redis: &Pool,
+    count: usize,
+    capacity: &mut Capacity,
+) -> anyhow::Result<()> {
+    db.batch_execute("TRUNCATE clerk.sessions, clerk.messages")
+        .await?;
+    let enqueuer = Enqueuer::new(
+        redis.clone(),
+        Keys::new(PREFIX),
+        EnqueuerConfig {
+            high_water: 0,
+            ..EnqueuerConfig::default()
+        },
+    );
+    let version = 1_716_883_200_000;
+    for chunk in (0..count).collect::<Vec<_>>().chunks(128) {
+        let entries: Vec<Entry> = chunk
+            .iter()
+            .flat_map(|&n| {
+                let t = version + n as i64;
+                [
+                    ("session.created", session_created(n, t), "s"),
+                    ("email.created", email_created(n, t), "e"),
+                ]
+                .map(|(kind, body, tag)| Entry {
+                    svix_id: format!("msg_{tag}{n:026}"),
+                    svix_timestamp: "1716883200".into(),
+                    event_type: kind.into(),
+                    payload: body.to_vec(),
+                    received_at: version as u64,
+                    attempt: 0,
+                })
+            })
+            .collect();
+        let refs: Vec<&Entry> = entries.iter().collect();
+        for outcome in enqueuer.enqueue_group(&refs).await {
+            outcome.context("queueing the capacity phase's sessions and emails")?;
+        }
+    }
+    cluster.start_worker(&[("MIGRATE_ON_START", "false")])?;
+    crate::phases::wait_for_rows(db, 2 * count as i64, Duration::from_secs(600)).await?;
+    db.batch_execute("VACUUM FULL ANALYZE clerk.sessions, clerk.messages")
+        .await?;
+    let row = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM clerk.sessions)::float8, \
+                    pg_total_relation_size('clerk.sessions')::float8, \
+                    (SELECT count(*) FROM clerk.messages)::float8, \
+                    pg_total_relation_size('clerk.messages')::float8",
+            &[],
+        )
+        .await?;
+    let (sessions, messages): (f64, f64) = (row.get(0), row.get(2));
+    anyhow::ensure!(
+        sessions as usize == count && messages as usize == count,
+        "{sessions} sessions and {messages} messages applied of {count} each"
+    );
+    capacity.pg_session = row.get::<_, f64>(1) / sessions;
+    capacity.pg_message = row.get::<_, f64>(3) / messages;
     Ok(())
 }

@@ -80,7 +80,8 @@ struct Args {
     /// Events of the capacity phase's Redis figures (0 skips the capacity phase).
     #[arg(long, default_value_t = 100_000)]
     capacity_events: usize,
-    /// Events the workers apply before PostgreSQL's bytes per row are read.
+    /// Events the workers apply before PostgreSQL's bytes per row are read: `user.updated`,
+    /// then half as many sign-ins and as many emails.
     #[arg(long, default_value_t = 20_000)]
     capacity_pg_events: usize,
     /// Dead letters the console's pages are timed with (0 skips the console phase).
@@ -308,16 +309,28 @@ async fn measure(
         phases::reset(cluster, &db, &redis).await?;
         phases::drain(cluster, &db, &redis, args.capacity_pg_events, 1, None).await?;
         capacity::postgres_bytes(&db, &mut capacity).await?;
+        phases::reset(cluster, &db, &redis).await?;
+        capacity::postgres_session_and_message_bytes(
+            cluster,
+            &db,
+            &redis,
+            args.capacity_pg_events / 2,
+            &mut capacity,
+        )
+        .await?;
         println!(
             "capacity: guard {:.0} B/event (one key per id: {:.0}), queued {:.0} B, dead letter {:.0} B; \
-             PostgreSQL user {:.0} B, processed_webhooks row {:.0} B, feed row {:.0} B",
+             PostgreSQL user {:.0} B, processed_webhooks row {:.0} B, feed row {:.0} B, \
+             session {:.0} B, message {:.0} B",
             capacity.guard,
             capacity.guard_per_key,
             capacity.queued,
             capacity.dead_letter,
             capacity.pg_user,
             capacity.pg_processed,
-            capacity.pg_feed
+            capacity.pg_feed,
+            capacity.pg_session,
+            capacity.pg_message
         );
         let (rate, replica) = match (runs.is_empty(), budget_millicores) {
             (false, Some(m)) => (

@@ -46,6 +46,47 @@ pub fn user_updated(n: usize, version: i64) -> Bytes {
     Bytes::from(event.to_string())
 }
 
+/// Clerk's published `session.created` and `email.created`, for the capacity phase.
+const SESSION_EXAMPLE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../test-support/corpus/clerk/session.created__clerk-openapi-specs.json"
+));
+const EMAIL_EXAMPLE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../test-support/corpus/clerk/email.created__clerk-openapi-specs.json"
+));
+
+/// Clerk's example `event` with the ids of session (or email) `n` of user `n`, at
+/// `version` (ms), from the instance the `user.updated` bodies come from: one database
+/// mirrors one instance.
+fn example(template: &str, n: usize, version: i64, id: String) -> Value {
+    let instance =
+        serde_json::from_str::<Value>(EXAMPLE).unwrap_or_default()["instance_id"].clone();
+    let mut event: Value = serde_json::from_str(template).unwrap_or_default();
+    event["instance_id"] = instance;
+    event["timestamp"] = json!(version);
+    let data = &mut event["data"];
+    data["id"] = json!(id);
+    data["user_id"] = json!(format!("user_bench{n:07}"));
+    data["created_at"] = json!(version);
+    data["updated_at"] = json!(version);
+    event
+}
+
+/// A sign-in of user `n`: its `session.created`.
+pub fn session_created(n: usize, version: i64) -> Bytes {
+    let mut event = example(SESSION_EXAMPLE, n, version, format!("sess_bench{n:07}"));
+    event["data"]["last_active_at"] = json!(version);
+    Bytes::from(event.to_string())
+}
+
+/// A verification code mailed to user `n`: its `email.created`, with the full HTML body
+/// Clerk sends.
+pub fn email_created(n: usize, version: i64) -> Bytes {
+    let event = example(EMAIL_EXAMPLE, n, version, format!("ema_bench{n:07}"));
+    Bytes::from(event.to_string())
+}
+
 /// One signed request: the headers Svix sends, and the body.
 #[derive(Clone)]
 pub struct Signed {

@@ -202,7 +202,7 @@ async fn wait_for_drained(redis: &Pool, within: Duration) -> anyhow::Result<()> 
     }
 }
 
-async fn wait_for_rows(
+pub(crate) async fn wait_for_rows(
     db: &tokio_postgres::Client,
     count: i64,
     within: Duration,

@@ -16,6 +16,10 @@ pub const MIX: [(&str, f64); 4] = [
     ("user.updated", 0.3),
 ];
 
+/// Sessions a daily user starts in a day: the sign-ins of [`MIX`]'s `session.*` events
+/// (each has its sign-out).
+const SIGN_INS: f64 = 2.0;
+
 /// Registered users per daily user.
 const USERS_PER_DAILY_USER: f64 = 4.0;
 /// The busiest second against the day's average.
@@ -26,6 +30,14 @@ const FEED_DAYS: f64 = 7.0;
 
 fn events_per_user_day() -> f64 {
     MIX.iter().map(|(_, n)| n).sum()
+}
+
+/// Emails and SMS a daily user is sent in a day: a `messages` row each.
+fn messages_per_user_day() -> f64 {
+    MIX.iter()
+        .filter(|(kind, _)| matches!(*kind, "email.created" | "sms.created"))
+        .map(|(_, n)| n)
+        .sum()
 }
 
 fn size(bytes: f64) -> String {
@@ -91,6 +103,16 @@ pub fn markdown(c: &Capacity, replica_rate: f64, replica: &str) -> String {
         "| PostgreSQL: feed (`sync_changes`) row | {:.0} |",
         c.pg_feed
     );
+    let _ = writeln!(
+        out,
+        "| PostgreSQL: session (`sessions` row, one per sign-in) | {:.0} |",
+        c.pg_session
+    );
+    let _ = writeln!(
+        out,
+        "| PostgreSQL: email or SMS sent (`messages` row) | {:.0} |",
+        c.pg_message
+    );
 
     let _ = writeln!(
         out,
@@ -98,14 +120,19 @@ pub fn markdown(c: &Capacity, replica_rate: f64, replica: &str) -> String {
          users per daily user; peak {PEAK_FACTOR} × the day's average rate; default retentions \
          (guard 24 h, kept one to two windows; `PROCESSED_RETENTION` 30 d; `CHANGES_RETENTION` 7 d, every \
          event counted as a change); an empty backlog. Replicas: one per {replica_rate:.0} events/s of \
-         peak ({replica}) at half load, two at least.\n",
-        mix.join(", ")
+         peak ({replica}) at half load, two at least. Sessions ({SIGN_INS} a day) and messages \
+         ({} a day) are kept: their columns are a year's growth.\n",
+        mix.join(", "),
+        messages_per_user_day()
     );
     let _ = writeln!(
         out,
-        "| daily users | events/day | peak events/s | Redis: guard | Redis: per 100,000 backlog or dead letters | PostgreSQL: users | PostgreSQL: `processed_webhooks` | PostgreSQL: feed | worker replicas |"
+        "| daily users | events/day | peak events/s | Redis: guard | Redis: per 100,000 backlog or dead letters | PostgreSQL: users | PostgreSQL: `processed_webhooks` | PostgreSQL: feed | PostgreSQL: sessions, per year | PostgreSQL: messages, per year | worker replicas |"
     );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for daily in [10_000.0, 100_000.0, 1_000_000.0] {
         let events = daily * per_day;
         let peak = events / 86_400.0 * PEAK_FACTOR;
@@ -116,7 +143,7 @@ pub fn markdown(c: &Capacity, replica_rate: f64, replica: &str) -> String {
         };
         let _ = writeln!(
             out,
-            "| {daily:.0} | {events:.0} | {peak:.0} | {} to {} | {} / {} | {} | {} | {} | {replicas:.0} |",
+            "| {daily:.0} | {events:.0} | {peak:.0} | {} to {} | {} / {} | {} | {} | {} | {} | {} | {replicas:.0} |",
             size(events * c.guard),
             size(2.0 * events * c.guard),
             size(100_000.0 * c.queued),
@@ -124,6 +151,8 @@ pub fn markdown(c: &Capacity, replica_rate: f64, replica: &str) -> String {
             size(daily * USERS_PER_DAILY_USER * c.pg_user),
             size(events * PROCESSED_DAYS * c.pg_processed),
             size(events * FEED_DAYS * c.pg_feed),
+            size(daily * SIGN_INS * 365.0 * c.pg_session),
+            size(daily * messages_per_user_day() * 365.0 * c.pg_message),
         );
     }
     out
