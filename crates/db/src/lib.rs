@@ -36,7 +36,7 @@ pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use feed::{
     Change, ChangeListener, ChangeNotice, Op, changes_pruned_through, prune_changes,
-    prune_processed, read_changes,
+    prune_messages, prune_processed, prune_sessions, read_changes,
 };
 pub use grants::grant_read;
 pub use instance::{PinnedInstance, pin_instance, pinned_instance, repin_instance};

@@ -120,6 +120,10 @@ pub enum Lock {
     Prune = 4,
     /// Retention of `processed_webhooks`: one pruner at a time.
     PruneProcessed = 5,
+    /// Retention of ended sessions (`SESSIONS_RETENTION`): one pruner at a time.
+    PruneSessions = 6,
+    /// Retention of sent messages (`MESSAGES_RETENTION`): one pruner at a time.
+    PruneMessages = 7,
 }
 
 impl Default for Schema {
@@ -197,6 +201,8 @@ mod tests {
             Lock::Feed,
             Lock::Prune,
             Lock::PruneProcessed,
+            Lock::PruneSessions,
+            Lock::PruneMessages,
         ] {
             assert_ne!(staging.lock(lock), clerk.lock(lock));
             assert_eq!(

@@ -1,8 +1,8 @@
-//! `CHANGES_RETENTION` and `PROCESSED_RETENTION`: every worker now and then deletes the feed
-//! rows and the `processed_webhooks` rows older than their retention, a thousand at a time;
-//! one worker at a time does each (an advisory lock inside [`clerk_sync_db::prune_changes`]
-//! and [`clerk_sync_db::prune_processed`]), the others find it taken and wait for their
-//! next turn.
+//! `CHANGES_RETENTION`, `PROCESSED_RETENTION`, `SESSIONS_RETENTION` and `MESSAGES_RETENTION`:
+//! every worker now and then deletes the feed rows, the `processed_webhooks` rows, the
+//! ended sessions and the sent messages older than their retention, a thousand at a time;
+//! one worker at a time does each (an advisory lock inside each `clerk_sync_db::prune_*`),
+//! the others find it taken and wait for their next turn.
 
 use std::time::Duration;
 
@@ -23,6 +23,10 @@ pub(crate) enum Retained {
     Changes,
     /// `processed_webhooks`, by `PROCESSED_RETENTION`.
     Processed,
+    /// Ended sessions, by `SESSIONS_RETENTION`.
+    Sessions,
+    /// `messages`, by `MESSAGES_RETENTION`.
+    Messages,
 }
 
 impl Retained {
@@ -30,6 +34,8 @@ impl Retained {
         match self {
             Self::Changes => "CHANGES_RETENTION",
             Self::Processed => "PROCESSED_RETENTION",
+            Self::Sessions => "SESSIONS_RETENTION",
+            Self::Messages => "MESSAGES_RETENTION",
         }
     }
 
@@ -37,6 +43,8 @@ impl Retained {
         match self {
             Self::Changes => "sync_changes",
             Self::Processed => "processed_webhooks",
+            Self::Sessions => "sessions",
+            Self::Messages => "messages",
         }
     }
 
@@ -47,13 +55,12 @@ impl Retained {
         retention: Duration,
     ) -> Result<u64, clerk_sync_db::DbError> {
         let mut conn = clerk_sync_db::connect(database).await?;
+        let conn = &mut conn;
         match self {
-            Self::Changes => {
-                clerk_sync_db::prune_changes(&mut conn, schema, retention, BATCH).await
-            }
-            Self::Processed => {
-                clerk_sync_db::prune_processed(&mut conn, schema, retention, BATCH).await
-            }
+            Self::Changes => clerk_sync_db::prune_changes(conn, schema, retention, BATCH).await,
+            Self::Processed => clerk_sync_db::prune_processed(conn, schema, retention, BATCH).await,
+            Self::Sessions => clerk_sync_db::prune_sessions(conn, schema, retention, BATCH).await,
+            Self::Messages => clerk_sync_db::prune_messages(conn, schema, retention, BATCH).await,
         }
     }
 }

@@ -170,6 +170,17 @@ pub struct Settings {
     #[arg(long, env = "PROCESSED_RETENTION", value_name = "PROCESSED_RETENTION", default_value = "30d", value_parser = parse_interval)]
     pub processed_retention: Duration,
 
+    /// How long a session is kept after it ended (signed out, removed, revoked, expired or
+    /// abandoned) (`90d`); `0`, the default, keeps all. A session still going is kept
+    /// however old.
+    #[arg(long, env = "SESSIONS_RETENTION", value_name = "SESSIONS_RETENTION", default_value = "0", value_parser = parse_interval)]
+    pub sessions_retention: Duration,
+
+    /// How long `messages` rows (emails and SMS sent) are kept (`90d`); `0`, the default,
+    /// keeps all.
+    #[arg(long, env = "MESSAGES_RETENTION", value_name = "MESSAGES_RETENTION", default_value = "0", value_parser = parse_interval)]
+    pub messages_retention: Duration,
+
     /// Settings shared by every binary.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -232,6 +243,8 @@ impl Settings {
             reconcile_interval,
             changes_retention: self.changes_retention,
             processed_retention: self.processed_retention,
+            sessions_retention: self.sessions_retention,
+            messages_retention: self.messages_retention,
             redis_url: self.common.redis_url,
             database_url: self.database_url,
             database_schema: self.database_schema,
@@ -299,6 +312,10 @@ pub struct Config {
     pub changes_retention: Duration,
     /// See `PROCESSED_RETENTION`; zero keeps every row.
     pub processed_retention: Duration,
+    /// See `SESSIONS_RETENTION`; zero keeps every row.
+    pub sessions_retention: Duration,
+    /// See `MESSAGES_RETENTION`; zero keeps every row.
+    pub messages_retention: Duration,
     /// See `REDIS_URL`.
     pub redis_url: ServiceUrl,
     /// See `DATABASE_URL`.

@@ -259,6 +259,8 @@ impl Worker {
         for (what, retention) in [
             (Retained::Changes, config.changes_retention),
             (Retained::Processed, config.processed_retention),
+            (Retained::Sessions, config.sessions_retention),
+            (Retained::Messages, config.messages_retention),
         ] {
             if retention.is_zero() {
                 continue;

@@ -107,6 +107,8 @@ pub fn worker_config(prefix: &Prefix, database_url: &str) -> clerk_sync_worker::
         reconcile_interval: std::time::Duration::ZERO,
         changes_retention: std::time::Duration::ZERO,
         processed_retention: std::time::Duration::ZERO,
+        sessions_retention: std::time::Duration::ZERO,
+        messages_retention: std::time::Duration::ZERO,
         redis_url: redis_url().into(),
         database_url: database_url.to_owned().into(),
         database_schema: Default::default(),

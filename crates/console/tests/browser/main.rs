@@ -82,6 +82,8 @@ fn worker_config(h: &Harness) -> Config {
         reconcile_interval: Duration::ZERO,
         changes_retention: Duration::ZERO,
         processed_retention: Duration::ZERO,
+        sessions_retention: Duration::ZERO,
+        messages_retention: Duration::ZERO,
         redis_url: clerk_sync_test_support::redis_url().into(),
         database_url: h.db.url.clone().into(),
         database_schema: Default::default(),

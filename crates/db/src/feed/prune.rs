@@ -1,5 +1,5 @@
-//! Retention: deleting old feed rows and old `processed_webhooks` rows, a few at a time, by
-//! one worker at a time.
+//! Retention: deleting old feed rows, `processed_webhooks` rows, ended sessions and sent
+//! messages, a few at a time, by one worker at a time.
 
 use std::time::Duration;
 
@@ -93,6 +93,59 @@ pub async fn prune_processed(
         "WITH d AS (DELETE FROM @schema.processed_webhooks WHERE svix_id IN ( \
                  SELECT svix_id FROM @schema.processed_webhooks WHERE processed_at < $1 \
                  ORDER BY processed_at LIMIT $2) \
+             RETURNING 1) \
+         SELECT count(*) AS deleted FROM d",
+        older_than,
+        batch,
+    )
+    .await
+}
+
+/// Deletes the sessions that ended more than `older_than` ago: signed out, removed or
+/// revoked (any status but `active` and `pending`), or past their `expire_at` or
+/// `abandon_at` (Clerk sends no event when a session simply expires), and unchanged since.
+/// A session still going is never deleted, however old.
+///
+/// A late event about a deleted session (a dead letter replayed after the retention)
+/// writes its row again as that event left it; being over, it goes at the next turn.
+pub async fn prune_sessions(
+    conn: &mut AsyncPgConnection,
+    schema: Schema,
+    older_than: Duration,
+    batch: i64,
+) -> Result<u64, DbError> {
+    prune(
+        conn,
+        schema,
+        Lock::PruneSessions,
+        "WITH d AS (DELETE FROM @schema.sessions WHERE id IN ( \
+                 SELECT id FROM @schema.sessions WHERE updated_at < $1 \
+                 AND (status NOT IN ('active', 'pending') OR expire_at < $1 OR abandon_at < $1) \
+                 ORDER BY updated_at LIMIT $2) \
+             RETURNING 1) \
+         SELECT count(*) AS deleted FROM d",
+        older_than,
+        batch,
+    )
+    .await
+}
+
+/// Deletes the `messages` rows (emails and SMS sent) last changed more than `older_than`
+/// ago. A message is written once; one delivered again after it went is written again,
+/// as it was, and goes at the next turn.
+pub async fn prune_messages(
+    conn: &mut AsyncPgConnection,
+    schema: Schema,
+    older_than: Duration,
+    batch: i64,
+) -> Result<u64, DbError> {
+    prune(
+        conn,
+        schema,
+        Lock::PruneMessages,
+        "WITH d AS (DELETE FROM @schema.messages WHERE id IN ( \
+                 SELECT id FROM @schema.messages WHERE updated_at < $1 \
+                 ORDER BY updated_at LIMIT $2) \
              RETURNING 1) \
          SELECT count(*) AS deleted FROM d",
         older_than,

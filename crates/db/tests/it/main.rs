@@ -9,6 +9,7 @@ mod feed;
 mod feed_order;
 mod helpers;
 mod migrations;
+mod mirror_retention;
 mod organizations;
 mod permutations;
 mod readme;

@@ -197,3 +197,49 @@ async fn feed_rows_past_changes_retention_are_deleted_by_a_running_worker() {
     running.await.unwrap().unwrap();
     assert_eq!(h.count("users").await, 3, "only the feed is pruned");
 }
+
+#[tokio::test]
+async fn sessions_and_messages_past_their_retention_are_deleted_by_a_running_worker() {
+    let h = Harness::new().await;
+    // Clerk's published session and email, from 2024: over and sent long ago.
+    for (i, (name, body)) in clerk_sync_test_support::clerk_payloads()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("session.created") || name.starts_with("email."))
+        .enumerate()
+    {
+        h.enqueue(&format!("msg_old_{i}_{name}"), &body).await;
+    }
+    h.enqueue(
+        "msg_user",
+        &user_body("user.created", "user_kept", T1, "Kept"),
+    )
+    .await;
+    h.worker()
+        .await
+        .drain(Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        (h.count("sessions").await, h.count("messages").await),
+        (1, 1)
+    );
+
+    let mut config = h.config("pruner");
+    // Short, so the first turn comes within seconds; the rows are years old either way.
+    config.sessions_retention = Duration::from_secs(2);
+    config.messages_retention = Duration::from_secs(2);
+    let worker = clerk_sync_worker::Worker::build(config).await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+    clerk_sync_test_support::eventually(Duration::from_secs(60), "the old rows pruned", || async {
+        h.count("sessions").await == 0 && h.count("messages").await == 0
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    assert_eq!(
+        h.count("users").await,
+        1,
+        "only sessions and messages are pruned"
+    );
+}

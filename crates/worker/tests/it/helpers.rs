@@ -48,6 +48,8 @@ impl Harness {
             reconcile_interval: std::time::Duration::ZERO,
             changes_retention: std::time::Duration::ZERO,
             processed_retention: std::time::Duration::ZERO,
+            sessions_retention: std::time::Duration::ZERO,
+            messages_retention: std::time::Duration::ZERO,
             redis_url: redis_url().into(),
             database_url: self.db.url.clone().into(),
             database_schema: Default::default(),

@@ -129,6 +129,8 @@ pub fn worker_config(setup: &Setup, database_url: &str) -> clerk_sync_worker::Co
         reconcile_interval: std::time::Duration::ZERO,
         changes_retention: std::time::Duration::ZERO,
         processed_retention: std::time::Duration::ZERO,
+        sessions_retention: std::time::Duration::ZERO,
+        messages_retention: std::time::Duration::ZERO,
         redis_url: redis_url().into(),
         database_url: database_url.to_owned().into(),
         database_schema: Default::default(),

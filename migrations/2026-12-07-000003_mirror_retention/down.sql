@@ -1,0 +1,2 @@
+DROP INDEX messages_updated_at_idx;
+DROP INDEX sessions_updated_at_idx;
