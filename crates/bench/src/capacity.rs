@@ -229,14 +229,7 @@ pub async fn postgres_session_and_message_bytes(
 ) -> anyhow::Result<()> {
     db.batch_execute("TRUNCATE clerk.sessions, clerk.messages")
         .await?;
-    let enqueuer = Enqueuer::new(
-        redis.clone(),
-        Keys::new(PREFIX),
-        EnqueuerConfig {
-            high_water: 0,
-            ..EnqueuerConfig::default()
-        },
-    );
+    let enqueuer = crate::phases::enqueuer(redis);
     let version = 1_716_883_200_000;
     for chunk in (0..count).collect::<Vec<_>>().chunks(128) {
         let entries: Vec<Entry> = chunk

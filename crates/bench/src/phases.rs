@@ -146,17 +146,23 @@ pub async fn drain(
     })
 }
 
-/// Queues `count` events the way the receiver does, many at a time.
-async fn preload(redis: &Pool, count: usize) -> anyhow::Result<()> {
-    use futures_util::StreamExt as _;
-    let enqueuer = Enqueuer::new(
+/// An enqueuer writing where the bench's workers read, with no high-water mark: a phase
+/// queues its whole load before the workers start.
+pub(crate) fn enqueuer(redis: &Pool) -> Enqueuer {
+    Enqueuer::new(
         redis.clone(),
         Keys::new(PREFIX),
         EnqueuerConfig {
             high_water: 0,
             ..EnqueuerConfig::default()
         },
-    );
+    )
+}
+
+/// Queues `count` events the way the receiver does, many at a time.
+async fn preload(redis: &Pool, count: usize) -> anyhow::Result<()> {
+    use futures_util::StreamExt as _;
+    let enqueuer = enqueuer(redis);
     futures_util::stream::iter(0..count)
         .map(|n| {
             let enqueuer = enqueuer.clone();

@@ -35,8 +35,8 @@ pub use apply::{ApplyOptions, DeleteMode, Outcome, Pending, apply_batch, apply_o
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use feed::{
-    Change, ChangeListener, ChangeNotice, Op, changes_pruned_through, prune_changes,
-    prune_messages, prune_processed, prune_sessions, read_changes,
+    Change, ChangeListener, ChangeNotice, Op, Pruned, changes_pruned_through, prune_changes,
+    prune_rows, read_changes,
 };
 pub use grants::grant_read;
 pub use instance::{PinnedInstance, pin_instance, pinned_instance, repin_instance};

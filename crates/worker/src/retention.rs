@@ -1,12 +1,12 @@
 //! `CHANGES_RETENTION`, `PROCESSED_RETENTION`, `SESSIONS_RETENTION` and `MESSAGES_RETENTION`:
 //! every worker now and then deletes the feed rows, the `processed_webhooks` rows, the
 //! ended sessions and the sent messages older than their retention, a thousand at a time;
-//! one worker at a time does each (an advisory lock inside each `clerk_sync_db::prune_*`),
-//! the others find it taken and wait for their next turn.
+//! one worker at a time does each (an advisory lock inside [`clerk_sync_db::prune_changes`]
+//! and [`clerk_sync_db::prune_rows`]), the others find it taken and wait for their next turn.
 
 use std::time::Duration;
 
-use clerk_sync_db::{PoolConfig, Schema};
+use clerk_sync_db::{PoolConfig, Pruned, Schema};
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
 
@@ -16,35 +16,29 @@ const BATCH: i64 = 1_000;
 /// retention is looked at more often.
 const EVERY: Duration = Duration::from_secs(300);
 
-/// What a retention keeps bounded.
+/// What a retention keeps bounded: the feed, or a table of [`Pruned`] rows.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Retained {
     /// `sync_changes`, by `CHANGES_RETENTION`.
     Changes,
-    /// `processed_webhooks`, by `PROCESSED_RETENTION`.
-    Processed,
-    /// Ended sessions, by `SESSIONS_RETENTION`.
-    Sessions,
-    /// `messages`, by `MESSAGES_RETENTION`.
-    Messages,
+    /// The rest, each by its own setting (see [`Retained::setting`]).
+    Rows(Pruned),
 }
 
 impl Retained {
     fn setting(self) -> &'static str {
         match self {
             Self::Changes => "CHANGES_RETENTION",
-            Self::Processed => "PROCESSED_RETENTION",
-            Self::Sessions => "SESSIONS_RETENTION",
-            Self::Messages => "MESSAGES_RETENTION",
+            Self::Rows(Pruned::Processed) => "PROCESSED_RETENTION",
+            Self::Rows(Pruned::Sessions) => "SESSIONS_RETENTION",
+            Self::Rows(Pruned::Messages) => "MESSAGES_RETENTION",
         }
     }
 
     fn table(self) -> &'static str {
         match self {
             Self::Changes => "sync_changes",
-            Self::Processed => "processed_webhooks",
-            Self::Sessions => "sessions",
-            Self::Messages => "messages",
+            Self::Rows(rows) => rows.table(),
         }
     }
 
@@ -55,12 +49,13 @@ impl Retained {
         retention: Duration,
     ) -> Result<u64, clerk_sync_db::DbError> {
         let mut conn = clerk_sync_db::connect(database).await?;
-        let conn = &mut conn;
         match self {
-            Self::Changes => clerk_sync_db::prune_changes(conn, schema, retention, BATCH).await,
-            Self::Processed => clerk_sync_db::prune_processed(conn, schema, retention, BATCH).await,
-            Self::Sessions => clerk_sync_db::prune_sessions(conn, schema, retention, BATCH).await,
-            Self::Messages => clerk_sync_db::prune_messages(conn, schema, retention, BATCH).await,
+            Self::Changes => {
+                clerk_sync_db::prune_changes(&mut conn, schema, retention, BATCH).await
+            }
+            Self::Rows(rows) => {
+                clerk_sync_db::prune_rows(&mut conn, schema, rows, retention, BATCH).await
+            }
         }
     }
 }

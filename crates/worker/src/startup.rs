@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::Server;
 use anyhow::Context as _;
 use clerk_sync_clerk_api::RetryPolicy;
-use clerk_sync_db::{ApplyOptions, PgPool, PoolConfig};
+use clerk_sync_db::{ApplyOptions, PgPool, PoolConfig, Pruned};
 use clerk_sync_mirror::instance::{InstanceError, KeyGuard};
 use clerk_sync_mirror::ondemand::Syncer;
 use clerk_sync_mirror::reconcile::Reconciler;
@@ -258,9 +258,12 @@ impl Worker {
         let config = &self.shared.config;
         for (what, retention) in [
             (Retained::Changes, config.changes_retention),
-            (Retained::Processed, config.processed_retention),
-            (Retained::Sessions, config.sessions_retention),
-            (Retained::Messages, config.messages_retention),
+            (
+                Retained::Rows(Pruned::Processed),
+                config.processed_retention,
+            ),
+            (Retained::Rows(Pruned::Sessions), config.sessions_retention),
+            (Retained::Rows(Pruned::Messages), config.messages_retention),
         ] {
             if retention.is_zero() {
                 continue;

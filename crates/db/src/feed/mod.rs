@@ -37,9 +37,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{DbError, Schema};
 pub use listen::{ChangeListener, ChangeNotice};
-pub use prune::{
-    changes_pruned_through, prune_changes, prune_messages, prune_processed, prune_sessions,
-};
+pub use prune::{Pruned, changes_pruned_through, prune_changes, prune_rows};
 pub(crate) use record::{entry, record};
 
 /// What happened to the object.

@@ -76,82 +76,78 @@ pub async fn prune_changes(
     .await
 }
 
-/// Deletes the `processed_webhooks` rows written more than `older_than` ago, as
-/// [`prune_changes`] does the feed's. Safe at any age: an event delivered again after its
-/// record went changes nothing, since every row keeps its newest version and a tie changes
-/// nothing; it is only counted `stale` rather than `duplicate`.
-pub async fn prune_processed(
-    conn: &mut AsyncPgConnection,
-    schema: Schema,
-    older_than: Duration,
-    batch: i64,
-) -> Result<u64, DbError> {
-    prune(
-        conn,
-        schema,
-        Lock::PruneProcessed,
-        "WITH d AS (DELETE FROM @schema.processed_webhooks WHERE svix_id IN ( \
-                 SELECT svix_id FROM @schema.processed_webhooks WHERE processed_at < $1 \
-                 ORDER BY processed_at LIMIT $2) \
-             RETURNING 1) \
-         SELECT count(*) AS deleted FROM d",
-        older_than,
-        batch,
-    )
-    .await
+/// A table whose old rows a retention deletes, oldest first, as [`prune_changes`] does the
+/// feed's (which also records how far it has deleted). Adding one is a variant here, its
+/// lock, and its setting in the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pruned {
+    /// `processed_webhooks` rows written more than the retention ago. Safe at any age: an
+    /// event delivered again after its record went changes nothing, since every row keeps
+    /// its newest version and a tie changes nothing; it is only counted `stale` rather
+    /// than `duplicate`.
+    Processed,
+    /// Sessions over for longer than the retention: signed out, removed or revoked (any
+    /// status but `active` and `pending`), or past their `expire_at` or `abandon_at`
+    /// (Clerk sends no event when a session simply expires), and unchanged since. A session
+    /// still going is never deleted, however old. A late event about a deleted session (a
+    /// dead letter replayed after the retention) writes its row again as that event left
+    /// it; being over, it goes at the next turn.
+    Sessions,
+    /// `messages` rows (emails and SMS sent) last changed more than the retention ago. A
+    /// message is written once; one delivered again after it went is written again, as it
+    /// was, and goes at the next turn.
+    Messages,
 }
 
-/// Deletes the sessions that ended more than `older_than` ago: signed out, removed or
-/// revoked (any status but `active` and `pending`), or past their `expire_at` or
-/// `abandon_at` (Clerk sends no event when a session simply expires), and unchanged since.
-/// A session still going is never deleted, however old.
-///
-/// A late event about a deleted session (a dead letter replayed after the retention)
-/// writes its row again as that event left it; being over, it goes at the next turn.
-pub async fn prune_sessions(
-    conn: &mut AsyncPgConnection,
-    schema: Schema,
-    older_than: Duration,
-    batch: i64,
-) -> Result<u64, DbError> {
-    prune(
-        conn,
-        schema,
-        Lock::PruneSessions,
-        "WITH d AS (DELETE FROM @schema.sessions WHERE id IN ( \
-                 SELECT id FROM @schema.sessions WHERE updated_at < $1 \
-                 AND (status NOT IN ('active', 'pending') OR expire_at < $1 OR abandon_at < $1) \
-                 ORDER BY updated_at LIMIT $2) \
-             RETURNING 1) \
-         SELECT count(*) AS deleted FROM d",
-        older_than,
-        batch,
-    )
-    .await
+impl Pruned {
+    /// The table it prunes.
+    pub fn table(self) -> &'static str {
+        match self {
+            Self::Processed => "processed_webhooks",
+            Self::Sessions => "sessions",
+            Self::Messages => "messages",
+        }
+    }
+
+    fn lock(self) -> Lock {
+        match self {
+            Self::Processed => Lock::PruneProcessed,
+            Self::Sessions => Lock::PruneSessions,
+            Self::Messages => Lock::PruneMessages,
+        }
+    }
+
+    /// The table's key, the column its age is read from, and what else a row must be to go.
+    fn rows(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Processed => ("svix_id", "processed_at", ""),
+            Self::Sessions => (
+                "id",
+                "updated_at",
+                "AND (status NOT IN ('active', 'pending') OR expire_at < $1 OR abandon_at < $1)",
+            ),
+            Self::Messages => ("id", "updated_at", ""),
+        }
+    }
 }
 
-/// Deletes the `messages` rows (emails and SMS sent) last changed more than `older_than`
-/// ago. A message is written once; one delivered again after it went is written again,
-/// as it was, and goes at the next turn.
-pub async fn prune_messages(
+/// Deletes `what`'s rows older than `older_than`, as [`prune_changes`] does the feed's.
+pub async fn prune_rows(
     conn: &mut AsyncPgConnection,
     schema: Schema,
+    what: Pruned,
     older_than: Duration,
     batch: i64,
 ) -> Result<u64, DbError> {
-    prune(
-        conn,
-        schema,
-        Lock::PruneMessages,
-        "WITH d AS (DELETE FROM @schema.messages WHERE id IN ( \
-                 SELECT id FROM @schema.messages WHERE updated_at < $1 \
-                 ORDER BY updated_at LIMIT $2) \
-             RETURNING 1) \
-         SELECT count(*) AS deleted FROM d",
-        older_than,
-        batch,
-    )
-    .await
+    let (table, (key, age, also)) = (what.table(), what.rows());
+    let statement = format!(
+        "WITH d AS (DELETE FROM @schema.{table} WHERE {key} IN ( \
+             SELECT {key} FROM @schema.{table} WHERE {age} < $1 {also} \
+             ORDER BY {age} LIMIT $2) \
+         RETURNING 1) \
+         SELECT count(*) AS deleted FROM d"
+    );
+    prune(conn, schema, what.lock(), &statement, older_than, batch).await
 }
 
 /// Runs `statement` (binding the cutoff and `batch`, answering `deleted`) until it deletes

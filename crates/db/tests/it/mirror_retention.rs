@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use clerk_sync_db::{DeleteMode, Lock, Outcome, Schema, prune_messages, prune_sessions};
+use clerk_sync_db::{DeleteMode, Lock, Outcome, Pruned, Schema, prune_rows};
 use diesel_async::RunQueryDsl as _;
 use serde_json::{Value, json};
 
@@ -80,14 +80,14 @@ async fn sessions_over_for_longer_than_the_retention_are_pruned_and_no_other() {
         .unwrap();
     let schema = Schema::default();
     assert_eq!(
-        prune_sessions(&mut db.conn, schema, MONTH, 2)
+        prune_rows(&mut db.conn, schema, Pruned::Sessions, MONTH, 2)
             .await
             .unwrap(),
         0
     );
     // Messages have a lock of their own.
     assert_eq!(
-        prune_messages(&mut db.conn, schema, MONTH, 2)
+        prune_rows(&mut db.conn, schema, Pruned::Messages, MONTH, 2)
             .await
             .unwrap(),
         0
@@ -99,7 +99,7 @@ async fn sessions_over_for_longer_than_the_retention_are_pruned_and_no_other() {
         .unwrap();
 
     assert_eq!(
-        prune_sessions(&mut db.conn, schema, MONTH, 2)
+        prune_rows(&mut db.conn, schema, Pruned::Sessions, MONTH, 2)
             .await
             .unwrap(),
         4,
@@ -116,7 +116,7 @@ async fn sessions_over_for_longer_than_the_retention_are_pruned_and_no_other() {
         ]
     );
     assert_eq!(
-        prune_sessions(&mut db.conn, schema, MONTH, 2)
+        prune_rows(&mut db.conn, schema, Pruned::Sessions, MONTH, 2)
             .await
             .unwrap(),
         0
@@ -138,7 +138,7 @@ async fn messages_older_than_the_retention_are_pruned_in_batches() {
     }
     let schema = Schema::default();
     assert_eq!(
-        prune_messages(&mut db.conn, schema, MONTH, 3)
+        prune_rows(&mut db.conn, schema, Pruned::Messages, MONTH, 3)
             .await
             .unwrap(),
         4,
@@ -187,7 +187,7 @@ async fn a_late_event_for_a_pruned_session_is_pruned_again() {
     assert_eq!(apply(&mut db, "msg_email", &email).await, Outcome::Applied);
 
     assert_eq!(
-        prune_sessions(&mut db.conn, schema, MONTH, 100)
+        prune_rows(&mut db.conn, schema, Pruned::Sessions, MONTH, 100)
             .await
             .unwrap(),
         1
@@ -201,7 +201,7 @@ async fn a_late_event_for_a_pruned_session_is_pruned_again() {
     );
     assert_eq!(ids(&mut db, "sessions").await.len(), 2);
     assert_eq!(
-        prune_sessions(&mut db.conn, schema, MONTH, 100)
+        prune_rows(&mut db.conn, schema, Pruned::Sessions, MONTH, 100)
             .await
             .unwrap(),
         1
@@ -211,13 +211,13 @@ async fn a_late_event_for_a_pruned_session_is_pruned_again() {
     // The published email is from 2024: past a month, kept within ten years.
     let decade = Duration::from_secs(3650 * 24 * 3600);
     assert_eq!(
-        prune_messages(&mut db.conn, schema, decade, 100)
+        prune_rows(&mut db.conn, schema, Pruned::Messages, decade, 100)
             .await
             .unwrap(),
         0
     );
     assert_eq!(
-        prune_messages(&mut db.conn, schema, MONTH, 100)
+        prune_rows(&mut db.conn, schema, Pruned::Messages, MONTH, 100)
             .await
             .unwrap(),
         1

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use clerk_sync_db::{DeleteMode, Lock, Outcome, Schema, prune_processed};
+use clerk_sync_db::{DeleteMode, Lock, Outcome, Pruned, Schema, prune_rows};
 use diesel_async::RunQueryDsl as _;
 
 use crate::helpers::{Db, db, user_event};
@@ -43,7 +43,7 @@ async fn processed_rows_past_the_retention_are_pruned_in_batches_by_one_session_
         .unwrap();
     let schema = Schema::default();
     assert_eq!(
-        prune_processed(&mut db.conn, schema, month, 2)
+        prune_rows(&mut db.conn, schema, Pruned::Processed, month, 2)
             .await
             .unwrap(),
         0
@@ -62,7 +62,7 @@ async fn processed_rows_past_the_retention_are_pruned_in_batches_by_one_session_
         .unwrap();
 
     assert_eq!(
-        prune_processed(&mut db.conn, schema, month, 2)
+        prune_rows(&mut db.conn, schema, Pruned::Processed, month, 2)
             .await
             .unwrap(),
         5,
@@ -77,7 +77,7 @@ async fn processed_rows_past_the_retention_are_pruned_in_batches_by_one_session_
         ]
     );
     assert_eq!(
-        prune_processed(&mut db.conn, schema, month, 2)
+        prune_rows(&mut db.conn, schema, Pruned::Processed, month, 2)
             .await
             .unwrap(),
         0
@@ -96,9 +96,15 @@ async fn concurrent_pruners_delete_each_row_once() {
     for _ in 0..4 {
         let mut conn = db.connection().await;
         pruners.push(tokio::spawn(async move {
-            prune_processed(&mut conn, Schema::default(), Duration::ZERO, 3)
-                .await
-                .unwrap()
+            prune_rows(
+                &mut conn,
+                Schema::default(),
+                Pruned::Processed,
+                Duration::ZERO,
+                3,
+            )
+            .await
+            .unwrap()
         }));
     }
     let mut deleted = 0;
@@ -106,9 +112,15 @@ async fn concurrent_pruners_delete_each_row_once() {
         deleted += pruner.await.unwrap();
     }
     // A pruner that finds the lock taken stops; whoever holds it goes on to the end.
-    let rest = prune_processed(&mut db.conn, Schema::default(), Duration::ZERO, 3)
-        .await
-        .unwrap();
+    let rest = prune_rows(
+        &mut db.conn,
+        Schema::default(),
+        Pruned::Processed,
+        Duration::ZERO,
+        3,
+    )
+    .await
+    .unwrap();
     assert_eq!(deleted + rest, 40);
     assert_eq!(processed(&mut db).await, 0);
 }
@@ -127,9 +139,15 @@ async fn an_event_delivered_again_after_its_record_was_pruned_changes_nothing() 
             let tables = db.snapshot().await;
             let feed = db.feed().await;
             assert_eq!(
-                prune_processed(&mut db.conn, Schema::default(), Duration::ZERO, 100)
-                    .await
-                    .unwrap(),
+                prune_rows(
+                    &mut db.conn,
+                    Schema::default(),
+                    Pruned::Processed,
+                    Duration::ZERO,
+                    100
+                )
+                .await
+                .unwrap(),
                 u64::from(first != Outcome::Ignored),
                 "{name}"
             );
