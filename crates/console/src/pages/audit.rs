@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use super::Keyset;
 use crate::auth::Identity;
 use crate::extract::Viewer;
 use crate::respond::{self, Failure};
@@ -16,17 +17,11 @@ pub struct Query {
     before: Option<i64>,
 }
 
-#[derive(Debug, serde::Serialize)]
-pub struct Audit {
-    rows: Vec<serde_json::Value>,
-    next: Option<i64>,
-}
-
 #[derive(Template)]
 #[template(path = "audit.html")]
 struct AuditPage<'a> {
     me: Option<&'a Identity>,
-    v: &'a Audit,
+    v: &'a Keyset,
     one: bool,
 }
 
@@ -45,13 +40,7 @@ pub async fn page(
     let result = async {
         let query = query.map_err(|_| Failure::BadInput("before must be an audit id".into()))?;
         let rows = console.audit_page(query.before, PAGE).await?;
-        let v = Audit {
-            next: rows
-                .last()
-                .and_then(|r| r["id"].as_i64())
-                .filter(|_| rows.len() as i64 == PAGE),
-            rows,
-        };
+        let v = Keyset::of(rows, PAGE);
         Ok(respond::page(&req, &v, || AuditPage {
             me: Some(&me.0),
             v: &v,
@@ -80,7 +69,7 @@ pub async fn one(
         if respond::wants_json(&req) {
             return Ok(HttpResponse::Ok().json(&row));
         }
-        let v = Audit {
+        let v = Keyset {
             rows: vec![row],
             next: None,
         };

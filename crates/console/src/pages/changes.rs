@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::Keyset;
 use crate::auth::Identity;
 use crate::extract::Viewer;
 use crate::respond::{self, Failure};
@@ -26,17 +27,11 @@ pub struct Query {
     after: Option<i64>,
 }
 
-#[derive(Debug, serde::Serialize)]
-pub struct Changes {
-    rows: Vec<serde_json::Value>,
-    next: Option<i64>,
-}
-
 #[derive(Template)]
 #[template(path = "changes.html")]
 struct ChangesPage<'a> {
     me: Option<&'a Identity>,
-    v: &'a Changes,
+    v: &'a Keyset,
     newest: i64,
 }
 
@@ -55,11 +50,7 @@ pub async fn page(
     let result = async {
         let query = query.map_err(|_| Failure::BadInput("before must be a feed id".into()))?;
         let rows = console.changes_page(query.before, PAGE).await?;
-        let last = rows.last().and_then(|r| r["id"].as_i64());
-        let v = Changes {
-            next: last.filter(|_| rows.len() as i64 == PAGE),
-            rows,
-        };
+        let v = Keyset::of(rows, PAGE);
         let newest = v.rows.first().and_then(|r| r["id"].as_i64()).unwrap_or(0);
         Ok(respond::page(&req, &v, || ChangesPage {
             me: Some(&me.0),

@@ -18,6 +18,25 @@ use clerk_sync_queue::{DeadLetter, field};
 
 use crate::state::Console;
 
+/// A page of rows, newest first, read below a `before` id: the audit and the change feed.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Keyset {
+    pub(crate) rows: Vec<serde_json::Value>,
+    /// The `before` of the next page, when this one is full.
+    pub(crate) next: Option<i64>,
+}
+
+impl Keyset {
+    /// `rows` as read with a limit of `page`.
+    pub(crate) fn of(rows: Vec<serde_json::Value>, page: i64) -> Self {
+        let next = rows
+            .last()
+            .and_then(|r| r["id"].as_i64())
+            .filter(|_| rows.len() as i64 == page);
+        Self { rows, next }
+    }
+}
+
 /// Longest accepted filter or search text, in bytes.
 pub(crate) const MAX_TEXT: usize = 256;
 
