@@ -134,3 +134,52 @@ async fn retries_changes_and_audit_answer_json() {
         assert!(v.is_object(), "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_audit_pages_newest_first_and_offers_the_next_page_only_when_full() {
+    let h = Harness::new().await;
+    let (client, connection) = tokio_postgres::connect(&h.db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO console_audit (token, action) \
+             SELECT 'operator', 'replay' FROM generate_series(1, 60)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let app = app!(h);
+    let (status, first) =
+        json(test::call_service(&app, get_json("/audit", OPERATOR).to_request()).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids = |v: &serde_json::Value| -> Vec<i64> {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect()
+    };
+    let page = ids(&first);
+    assert_eq!(page.len(), 50);
+    assert!(
+        page.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {page:?}"
+    );
+    assert_eq!(first["next"].as_i64(), page.last().copied());
+
+    let (_, rest) = json(
+        test::call_service(
+            &app,
+            get_json(&format!("/audit?before={}", first["next"]), OPERATOR).to_request(),
+        )
+        .await,
+    )
+    .await;
+    let rest_ids = ids(&rest);
+    assert_eq!(rest_ids.len(), 10);
+    assert!(rest_ids.iter().all(|id| id < page.last().unwrap()));
+    assert!(rest["next"].is_null(), "a page short of full is the last");
+}
