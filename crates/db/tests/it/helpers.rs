@@ -78,6 +78,18 @@ impl Db {
             .unwrap()
     }
 
+    /// Another session holding `lock`, as another worker busy with it would; the lock goes
+    /// when the returned connection is dropped.
+    pub async fn holding(&self, lock: clerk_sync_db::Lock) -> AsyncPgConnection {
+        let other = self.connection().await;
+        let (a, b) = clerk_sync_db::Schema::default().lock(lock);
+        diesel::sql_query(format!("SELECT pg_advisory_lock({a}, {b})"))
+            .execute(&mut &other)
+            .await
+            .unwrap();
+        other
+    }
+
     pub async fn apply(&mut self, svix_id: &str, event: &Event, mode: DeleteMode) -> Outcome {
         apply_one(
             &mut self.conn,

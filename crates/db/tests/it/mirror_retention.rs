@@ -72,12 +72,7 @@ async fn sessions_over_for_longer_than_the_retention_are_pruned_and_no_other() {
     }
 
     // Another worker is pruning sessions: this one leaves it be.
-    let other = db.connection().await;
-    let (a, b) = Schema::default().lock(Lock::PruneSessions);
-    diesel::sql_query(format!("SELECT pg_advisory_lock({a}, {b})"))
-        .execute(&mut &other)
-        .await
-        .unwrap();
+    let other = db.holding(Lock::PruneSessions).await;
     let schema = Schema::default();
     assert_eq!(
         prune_rows(&mut db.conn, schema, Pruned::Sessions, MONTH, 2)
@@ -93,10 +88,7 @@ async fn sessions_over_for_longer_than_the_retention_are_pruned_and_no_other() {
         0
     );
     assert_eq!(ids(&mut db, "sessions").await.len(), 9);
-    diesel::sql_query("SELECT pg_advisory_unlock_all()")
-        .execute(&mut &other)
-        .await
-        .unwrap();
+    drop(other);
 
     assert_eq!(
         prune_rows(&mut db.conn, schema, Pruned::Sessions, MONTH, 2)

@@ -35,12 +35,7 @@ async fn processed_rows_past_the_retention_are_pruned_in_batches_by_one_session_
     let month = Duration::from_secs(30 * 24 * 3600);
 
     // Another worker is pruning: this one leaves it be.
-    let other = db.connection().await;
-    let (a, b) = Schema::default().lock(Lock::PruneProcessed);
-    diesel::sql_query(format!("SELECT pg_advisory_lock({a}, {b})"))
-        .execute(&mut &other)
-        .await
-        .unwrap();
+    let other = db.holding(Lock::PruneProcessed).await;
     let schema = Schema::default();
     assert_eq!(
         prune_rows(&mut db.conn, schema, Pruned::Processed, month, 2)
@@ -56,10 +51,7 @@ async fn processed_rows_past_the_retention_are_pruned_in_batches_by_one_session_
             .unwrap(),
         0
     );
-    diesel::sql_query("SELECT pg_advisory_unlock_all()")
-        .execute(&mut &other)
-        .await
-        .unwrap();
+    drop(other);
 
     assert_eq!(
         prune_rows(&mut db.conn, schema, Pruned::Processed, month, 2)
